@@ -1,0 +1,72 @@
+// Open file descriptions: the object an FD refers to (Linux `struct file`).
+//
+// A FileDescription holds the file offset and status flags; FD-table slots share it (dup,
+// fork). Concrete types live with their filesystems (gofer/, tmpfs/, dev/, host/, pipe/).
+// Methods that take guest-visible buffers take sentry-side spans; the syscall layer copies
+// to/from guest memory. Blocking operations check `Interruptible` so signals can end them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "sentry/abi/result.h"
+#include "sentry/usermem/usermem.h"
+
+namespace sbx::fs {
+
+class Dentry;
+
+// File attributes, the union of what stat(2) and statx(2) report.
+struct Attr {
+  uint64_t dev = 0, ino = 0, rdev = 0;
+  uint32_t mode = 0, nlink = 1, uid = 0, gid = 0;
+  uint64_t size = 0, blocks = 0;
+  uint32_t blksize = 4096;
+  int64_t atime_sec = 0, mtime_sec = 0, ctime_sec = 0, btime_sec = 0;
+  uint32_t atime_nsec = 0, mtime_nsec = 0, ctime_nsec = 0, btime_nsec = 0;
+};
+
+// Something a blocking file operation polls to learn it must stop (pending signal, task exit).
+class Interruptible {
+ public:
+  virtual ~Interruptible() = default;
+  virtual bool Interrupted() const = 0;
+};
+
+class FileDescription : public std::enable_shared_from_this<FileDescription> {
+ public:
+  virtual ~FileDescription() = default;
+
+  // Reads at the description's offset (advancing it) / at `offset` (not touching it).
+  virtual Result<size_t> Read(std::span<std::byte> dst) { return Errno::kEINVAL; }
+  virtual Result<size_t> PRead(std::span<std::byte> dst, int64_t offset) { return Errno::kESPIPE; }
+  virtual Result<size_t> Write(std::span<const std::byte> src) { return Errno::kEINVAL; }
+  virtual Result<size_t> PWrite(std::span<const std::byte> src, int64_t offset) { return Errno::kESPIPE; }
+  virtual Result<int64_t> Seek(int64_t offset, int whence) { return Errno::kESPIPE; }
+  virtual Result<Attr> Stat() = 0;
+  // Fills `dst` with linux_dirent64 records from the current directory offset.
+  virtual Result<size_t> GetDents64(std::span<std::byte> dst) { return Errno::kENOTDIR; }
+  // ioctl(2); `mem` lets the file copy its argument struct in/out.
+  virtual Result<uint64_t> Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) {
+    return Errno::kENOTTY;
+  }
+  // For mmap: true if the file's contents can be mapped (regular files).
+  virtual bool Mappable() const { return false; }
+
+  // The dentry this description was opened from (null for anonymous files like pipes).
+  const std::shared_ptr<Dentry>& dentry() const { return dentry_; }
+  // Status flags (O_APPEND, O_NONBLOCK, ...) and access mode (O_RDONLY/O_WRONLY/O_RDWR).
+  uint32_t flags() const { return flags_; }
+  void set_status_flags(uint32_t f);  // changes only the F_SETFL-settable bits
+  bool readable() const { return (flags_ & 3) != 1; }
+  bool writable() const { return (flags_ & 3) != 0; }
+
+ protected:
+  FileDescription(std::shared_ptr<Dentry> d, uint32_t flags) : dentry_(std::move(d)), flags_(flags) {}
+  std::shared_ptr<Dentry> dentry_;
+  uint32_t flags_;
+};
+
+}  // namespace sbx::fs

@@ -1,0 +1,98 @@
+// Guest memory: the memory file and the MemoryManager (Linux `struct mm_struct`).
+//
+// MemoryFile: one memfd per sandbox, reserved sparse and mapped whole into the sentry, with an
+// allocator of page-aligned ranges; freed ranges are hole-punched so the host reclaims them.
+// MemoryManager: the VMAs of one guest address space, the guest-page -> memory-file
+// assignments ("pmas"), demand paging with fault-around, brk, and the copy-in/out path used by
+// `usermem`. It tells its platform::AddressSpace what to map.
+//
+// Lock order: MemoryManager::mu_ -> MemoryFile::mu_.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "platform/platform.h"
+#include "sentry/abi/result.h"
+#include "sentry/usermem/usermem.h"
+
+namespace sbx::fs { class FileDescription; }
+
+namespace sbx::mm {
+
+using usermem::UserAddr;
+
+class MemoryFile {
+ public:
+  // Creates a memfd of `reserve` bytes (sparse) and maps it into the sentry.
+  static Result<std::unique_ptr<MemoryFile>> Create(uint64_t reserve);
+  ~MemoryFile();
+  platform::MemoryFileInfo info() const;
+  // Allocates `len` bytes (page multiple), zero-filled. ENOMEM when exhausted.
+  Result<uint64_t> Allocate(uint64_t len);
+  // Returns the range to the allocator and releases its host memory.
+  void Free(uint64_t offset, uint64_t len);
+  // Sentry-side pointer to memory-file offset `offset` (valid for the file's lifetime).
+  std::byte* Pointer(uint64_t offset) const;
+  uint64_t bytes_allocated() const;
+
+ private:
+  struct Impl;
+  explicit MemoryFile(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Arguments of mmap(2), validated and decoded by the syscall layer.
+struct MMapOpts {
+  UserAddr addr;             // hint or fixed address
+  uint64_t length = 0;       // not yet rounded
+  int prot = 0;              // PROT_*
+  int flags = 0;             // MAP_* as passed by the guest
+  std::shared_ptr<fs::FileDescription> file;  // null for anonymous
+  uint64_t offset = 0;       // file offset (page aligned)
+};
+
+class MemoryManager : public usermem::UserMemory {
+ public:
+  // `as` is the platform address space this MM drives.
+  MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSpace> as,
+                uint64_t min_addr, uint64_t max_addr);
+  ~MemoryManager() override;
+
+  // mmap(2) semantics: MAP_FIXED, MAP_FIXED_NOREPLACE (EEXIST), hints, MAP_PRIVATE/MAP_SHARED
+  // (anonymous and file), MAP_ANONYMOUS, MAP_GROWSDOWN, MAP_NORESERVE, MAP_POPULATE.
+  Result<UserAddr> MMap(const MMapOpts& opts);
+  Result<void> MUnmap(UserAddr addr, uint64_t length);
+  Result<void> MProtect(UserAddr addr, uint64_t length, int prot);
+  // brk(2): returns the new break, or the old one if the request cannot be satisfied.
+  UserAddr Brk(UserAddr new_brk);
+  // Sets the initial program break (called by the loader after mapping the ELF image).
+  void SetBrkBase(UserAddr base);
+  Result<UserAddr> MRemap(UserAddr old_addr, uint64_t old_len, uint64_t new_len, int flags,
+                          UserAddr new_addr);
+  Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
+
+  // The guest touched `addr` and the platform reported a fault. Maps the page (and neighbours:
+  // fault-around) if a VMA permits it, growing a MAP_GROWSDOWN stack if needed. On failure
+  // returns EFAULT and sets *si_code to SEGV_MAPERR (no VMA) or SEGV_ACCERR (permissions).
+  Result<void> HandleFault(UserAddr addr, int* si_code);
+
+  // usermem::UserMemory: copies through the sentry's mapping of the memory file, faulting pages
+  // in as needed and honouring VMA read/write permissions.
+  Result<size_t> CopyOutBytes(UserAddr dst, std::span<const std::byte> src) override;
+  Result<size_t> CopyInBytes(UserAddr src, std::span<std::byte> dst) override;
+  Result<size_t> ZeroOut(UserAddr dst, size_t len) override;
+
+  platform::AddressSpace& address_space();
+  // A description of the VMAs, /proc/<pid>/maps format.
+  std::string DebugMaps() const;
+  // Bytes of guest memory currently mapped (for tests and sysinfo).
+  uint64_t resident_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sbx::mm
