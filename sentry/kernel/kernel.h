@@ -19,6 +19,7 @@
 #include "platform/platform.h"
 #include "sentry/abi/result.h"
 #include "sentry/arch/registers.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/mm/mm.h"
 
 namespace sbx::fs { class VFS; struct FSContext; }
@@ -99,6 +100,9 @@ class ThreadGroup {
   bool exiting() const;
   int exit_status_word() const;
 
+  std::atomic<int> dumpable{1};              // PR_SET_DUMPABLE (per mm in Linux)
+  std::atomic<bool> child_subreaper{false};  // PR_SET_CHILD_SUBREAPER
+
  private:
   friend class Kernel;
   Kernel& kernel_;
@@ -136,6 +140,11 @@ class Task : public fs::Interruptible {
   uint64_t clear_child_tid = 0;
   uint64_t robust_list_head = 0, robust_list_len = 0;
   std::string comm;  // PR_SET_NAME / /proc/self/comm
+  // sigaltstack(2) state (abi::StackT fields); flags SS_DISABLE (2) when no stack is set.
+  uint64_t altstack_sp = 0, altstack_size = 0;
+  int32_t altstack_flags = 2;
+  int pdeathsig = 0;          // PR_SET_PDEATHSIG
+  bool no_new_privs = false;  // PR_SET_NO_NEW_PRIVS (sticky)
 
   // exit(2): this thread ends after the current syscall (status is the low 8 bits).
   void RequestExit(int status);
@@ -208,12 +217,18 @@ class Kernel {
   // Logs "unimplemented syscall" once per syscall number per sandbox.
   void LogUnimplementedOnce(uint64_t nr, std::string_view line);
 
+  // The futex queues of the sandbox (FUTEX_WAIT/WAKE/REQUEUE).
+  FutexManager& futexes() { return futexes_; }
+  // Returns a fresh thread ID in the sandbox's PID namespace.
+  int32_t AllocateTid();
+
  private:
   Options opts_;
   int64_t boot_time_ns_ = 0;
   mutable absl::Mutex mu_;
   std::vector<bool> unimplemented_logged_ ABSL_GUARDED_BY(mu_);
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
+  FutexManager futexes_;
 };
 
 }  // namespace sbx::kernel

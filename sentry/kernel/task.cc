@@ -1,0 +1,158 @@
+// Task: one guest thread and its run loop (Linux kernel/entry + arch/x86 signal entry, reduced).
+//
+// The loop switches into the guest through the platform Context and handles why it came back:
+// a syscall (dispatched through the table installed in the Kernel), a memory fault (demand
+// paging by the MemoryManager, or a fatal SIGSEGV/SIGBUS), another synchronous exception
+// (fatal SIGILL/SIGFPE/SIGTRAP), or an interrupt. Signal handlers installed by the guest are
+// recorded but not yet delivered (processes issue): a synchronous fault always takes the
+// default action, which kills the thread group with the matching wait status.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sentry/kernel/kernel.h"
+
+namespace sbx::kernel {
+
+int32_t ThreadGroup::ppid() const { return ppid_; }
+
+SigAction ThreadGroup::GetSigAction(int sig) const {
+  absl::MutexLock l(&mu_);
+  if (sig < 1 || sig > kNumSignals) return {};
+  return actions_[sig - 1];
+}
+
+void ThreadGroup::SetSigAction(int sig, const SigAction& a) {
+  absl::MutexLock l(&mu_);
+  if (sig < 1 || sig > kNumSignals) return;
+  actions_[sig - 1] = a;
+}
+
+RLimit ThreadGroup::GetRLimit(int resource) const {
+  absl::MutexLock l(&mu_);
+  if (resource < 0 || resource >= kNumRLimits) return {0, 0};
+  return rlimits_[resource];
+}
+
+void ThreadGroup::SetRLimit(int resource, RLimit r) {
+  absl::MutexLock l(&mu_);
+  if (resource < 0 || resource >= kNumRLimits) return;
+  rlimits_[resource] = r;
+}
+
+void ThreadGroup::BeginGroupExit(int status_word) {
+  absl::MutexLock l(&mu_);
+  if (exiting_) return;
+  exiting_ = true;
+  exit_status_word_ = status_word;
+}
+
+bool ThreadGroup::exiting() const {
+  absl::MutexLock l(&mu_);
+  return exiting_;
+}
+
+int ThreadGroup::exit_status_word() const {
+  absl::MutexLock l(&mu_);
+  return exit_status_word_;
+}
+
+Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid,
+           std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<fs::FDTable> fds,
+           std::shared_ptr<fs::FSContext> fsctx, Credentials creds)
+    : kernel_(k), tg_(std::move(tg)), tid_(tid), mm_(std::move(mm)), fds_(std::move(fds)),
+      fsctx_(std::move(fsctx)), creds_(std::move(creds)) {}
+
+Task::~Task() = default;
+
+void Task::RequestExit(int status) {
+  exit_status_ = status & 0xff;
+  exit_requested_ = true;
+  // The last thread of the group leaving makes the group's status (single-threaded for now).
+  tg_->BeginGroupExit((status & 0xff) << 8);
+}
+
+void Task::RequestGroupExit(int status_word) {
+  tg_->BeginGroupExit(status_word);
+  exit_requested_ = true;
+}
+
+bool Task::Interrupted() const { return exit_requested_ || tg_->exiting(); }
+
+void Task::DieOfSignal(int sig, bool core) {
+  kernel_.DebugLog(absl::StrFormat("task %d: killed by signal %d%s at rip=%#x", tid_, sig,
+                                   core ? " (core dumped)" : "", regs_.rip));
+  // wait(2) status of a signal death: the signal number, 0x80 if a core was "dumped".
+  // RLIMIT_CORE is 0 by default, so like Linux the core bit stays clear then.
+  bool dumped = core && tg_->GetRLimit(4 /*RLIMIT_CORE*/).cur != 0;
+  RequestGroupExit(sig | (dumped ? 0x80 : 0));
+}
+
+void Task::HandleSyscall() {
+  SyscallArgs a;
+  a.nr = regs_.orig_rax;
+  for (int i = 0; i < 6; ++i) a.a[i] = arch::SyscallArg(regs_, i);
+  SyscallResult res = kernel_.options().dispatch(*this, a);
+  if (res.ok()) {
+    regs_.rax = *res;
+    return;
+  }
+  switch (res.error()) {
+    case Errno::kEJUSTRETURN:
+      return;
+    case Errno::kERESTARTSYS:
+    case Errno::kERESTARTNOINTR:
+    case Errno::kERESTARTNOHAND:
+    case Errno::kERESTART_RESTARTBLOCK:
+      // No signal handler can run yet (delivery arrives with the processes issue), so an
+      // interrupted call is only ever interrupted by exit; report EINTR as Linux would when
+      // a handler without SA_RESTART runs.
+      regs_.rax = static_cast<uint64_t>(-static_cast<int64_t>(Errno::kEINTR));
+      return;
+    default:
+      regs_.rax = static_cast<uint64_t>(-static_cast<int64_t>(res.error()));
+  }
+}
+
+void Task::HandleFault(const platform::SwitchResult& r) {
+  int si_code = 0;
+  auto res = mm_->HandleFault(usermem::UserAddr(r.fault_addr), &si_code);
+  if (res.ok()) return;
+  int sig = r.signo == SIGBUS || res.error() == Errno::kEIO ? SIGBUS : SIGSEGV;
+  kernel_.DebugLog(absl::StrFormat("task %d: fatal fault at %#x (si_code %d) rip=%#x", tid_,
+                                   r.fault_addr, si_code, regs_.rip));
+  DieOfSignal(sig, true);
+}
+
+void Task::HandleSignal(const platform::SwitchResult& r) {
+  // Synchronous exceptions (SIGILL, SIGFPE, SIGTRAP from int3, ...): default action is to
+  // terminate with a core dump for all of these.
+  DieOfSignal(r.signo, true);
+}
+
+void Task::Run(platform::Context& ctx) {
+  while (!exit_requested_ && !tg_->exiting()) {
+    auto r = ctx.Switch(mm_->address_space(), regs_);
+    if (!r.ok()) {
+      kernel_.DebugLog(absl::StrCat("task ", tid_, ": platform failure: ",
+                                    ErrnoName(r.error())));
+      DieOfSignal(SIGKILL, false);
+      break;
+    }
+    switch (r->reason) {
+      case platform::SwitchReason::kSyscall:
+        HandleSyscall();
+        break;
+      case platform::SwitchReason::kFault:
+        HandleFault(*r);
+        break;
+      case platform::SwitchReason::kSignal:
+        HandleSignal(*r);
+        break;
+      case platform::SwitchReason::kInterrupted:
+        break;
+    }
+  }
+}
+
+}  // namespace sbx::kernel
