@@ -1,0 +1,568 @@
+// The ptrace platform: one stub process per address space, one stub thread per (Context,
+// AddressSpace), guest system calls trapped with PTRACE_SYSEMU. See README.md in this folder.
+//
+// Invariants:
+// - The template stub (forked once, while the sentry is single-threaded) never runs guest
+//   code; it is seized only under Shared::template_mu to inject `clone`, then parked and
+//   detached again, so any sentry thread can create address spaces.
+// - A stub thread is traced by at most one sentry thread: the owner thread of the Context
+//   recorded in StubProcess::tracer. Only that thread issues ptrace requests for it.
+// - Memory operations are queued in StubProcess::ops and applied by the tracer at the start of
+//   its next Switch into the address space, in order, before any guest instruction runs.
+//
+// Lock order: Shared::template_mu, then StubProcess::mu. Neither is held across a Switch's
+// wait for the guest.
+#include "platform/ptrace/ptrace_platform.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <elf.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "platform/ptrace/stub.h"
+#include "platform/ptrace/tracee.h"
+
+namespace sbx::platform::ptrace {
+namespace {
+
+long Ptrace(int req, pid_t tid, uint64_t addr, uint64_t data) {
+  return ::ptrace(static_cast<__ptrace_request>(req), tid, reinterpret_cast<void*>(addr),
+                  reinterpret_cast<void*>(data));
+}
+
+pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// State shared by the platform and every address space and context it made (they may outlive
+// the Platform object).
+struct Shared {
+  StubLayout layout;
+  MemoryFileInfo memfile;
+  pid_t sentry_pid = 0;
+  pid_t template_pid = 0;
+  absl::Mutex template_mu;  // serialises seize/inject/detach of the template
+};
+
+struct Op {
+  enum Kind { kMap, kUnmap } kind;
+  uint64_t addr, len, offset;
+  int prot;
+};
+
+class PtraceContext;
+
+// One stub process (the host side of one AddressSpace). Its main thread is the only stub
+// thread for now; see README.md for more threads.
+struct StubProcess {
+  explicit StubProcess(std::shared_ptr<Shared> s, pid_t p) : shared(std::move(s)), pid(p) {}
+  std::shared_ptr<Shared> shared;
+  const pid_t pid;
+  absl::Mutex mu;
+  bool dead ABSL_GUARDED_BY(mu) = false;
+  std::vector<Op> ops ABSL_GUARDED_BY(mu);
+  PtraceContext* tracer ABSL_GUARDED_BY(mu) = nullptr;
+
+  // Kills the stub and reaps it. Idempotent.
+  void Kill() {
+    {
+      absl::MutexLock l(&mu);
+      if (dead) return;
+      dead = true;
+      ops.clear();
+    }
+    kill(pid, SIGKILL);
+    for (;;) {
+      int status;
+      pid_t r = waitpid(pid, &status, __WALL);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) break;  // ECHILD: the tracer reaped it
+      if (WIFEXITED(status) || WIFSIGNALED(status)) break;
+    }
+  }
+};
+
+class PtraceAddressSpace : public AddressSpace {
+ public:
+  explicit PtraceAddressSpace(std::shared_ptr<StubProcess> p) : proc_(std::move(p)) {}
+  ~PtraceAddressSpace() override { proc_->Kill(); }
+
+  Result<void> MapFile(UserAddr addr, uint64_t len, uint64_t memfile_offset,
+                       Prot prot) override {
+    TRY(CheckRange(addr.value(), len));
+    uint64_t end;
+    if (memfile_offset % usermem::kPageSize != 0 ||
+        __builtin_add_overflow(memfile_offset, len, &end) ||
+        end > proc_->shared->memfile.size) {
+      return Errno::kEINVAL;
+    }
+    return Queue(Op{Op::kMap, addr.value(), len, memfile_offset, prot.ToLinux()});
+  }
+
+  Result<void> Unmap(UserAddr addr, uint64_t len) override {
+    TRY(CheckRange(addr.value(), len));
+    return Queue(Op{Op::kUnmap, addr.value(), len, 0, 0});
+  }
+
+  void Release() override { proc_->Kill(); }
+
+  const std::shared_ptr<StubProcess>& proc() const { return proc_; }
+
+ private:
+  // The stub region and everything above it are never guest-mappable.
+  Result<void> CheckRange(uint64_t addr, uint64_t len) const {
+    uint64_t end;
+    if (len == 0 || addr % usermem::kPageSize != 0 || len % usermem::kPageSize != 0 ||
+        __builtin_add_overflow(addr, len, &end) || end > proc_->shared->layout.start) {
+      return Errno::kEINVAL;
+    }
+    return Ok();
+  }
+
+  // Queues `op`, merging it into the previous one when they are contiguous and alike.
+  Result<void> Queue(const Op& op) {
+    absl::MutexLock l(&proc_->mu);
+    if (proc_->dead) return Errno::kESRCH;
+    auto& ops = proc_->ops;
+    if (!ops.empty()) {
+      Op& last = ops.back();
+      if (last.kind == op.kind && last.addr + last.len == op.addr &&
+          (op.kind == Op::kUnmap ||
+           (last.prot == op.prot && last.offset + last.len == op.offset))) {
+        last.len += op.len;
+        return Ok();
+      }
+    }
+    ops.push_back(op);
+    return Ok();
+  }
+
+  std::shared_ptr<StubProcess> proc_;
+};
+
+constexpr uint64_t kFcwInit = 0x37f;
+constexpr uint32_t kMxcsrInit = 0x1f80;
+
+class PtraceContext : public Context {
+ public:
+  explicit PtraceContext(std::shared_ptr<Shared> s) : shared_(std::move(s)), owner_(GetTid()) {}
+
+  ~PtraceContext() override {
+    // Hand our stub threads back to the park loop so another context can seize them.
+    for (auto& p : attached_) {
+      bool alive;
+      {
+        absl::MutexLock l(&p->mu);
+        alive = !p->dead && p->tracer == this;
+        if (p->tracer == this) p->tracer = nullptr;
+      }
+      if (alive && GetTid() == owner_) (void)ParkAndDetach(p->pid, shared_->layout);
+    }
+  }
+
+  Result<SwitchResult> Switch(AddressSpace& as, arch::Registers& regs) override {
+    if (GetTid() != owner_) return Errno::kEPERM;
+    auto* pas = dynamic_cast<PtraceAddressSpace*>(&as);
+    if (pas == nullptr) return Errno::kEINVAL;
+    StubProcess* proc = pas->proc().get();
+    TRY(Attach(pas->proc()));
+    const pid_t tid = proc->pid;
+    TRY(ApplyOps(proc));
+    if (fp_pending_) {
+      TRY(WriteFP(tid, pending_fp_));
+      fp_pending_ = false;
+    }
+    last_tid_ = tid;
+    PinToMyCpu(tid);
+
+    arch::Registers r = regs;
+    if (r.cs == 0) r.cs = arch::kUserCS;
+    if (r.ss == 0) r.ss = arch::kUserDS;
+    r.orig_rax = ~0ull;  // never let the host apply syscall-restart fix-ups to guest state
+    if (auto s = SetRegs(tid, r); !s.ok()) return s.error() == Errno::kESRCH ? s.error()
+                                                                             : Errno::kEFAULT;
+
+    running_.store((static_cast<uint64_t>(proc->pid) << 32) | static_cast<uint32_t>(tid));
+    if (interrupt_pending_.exchange(false)) {
+      running_.store(0);
+      return SwitchResult{SwitchReason::kInterrupted};
+    }
+    Result<SwitchResult> res = Run(tid, regs);
+    running_.store(0);
+    if (!res.ok()) MarkDead(proc);
+    return res;
+  }
+
+  void Interrupt() override {
+    interrupt_pending_.store(true);
+    uint64_t v = running_.load();
+    if (v != 0) {
+      syscall(SYS_tgkill, static_cast<pid_t>(v >> 32), static_cast<pid_t>(v & 0xffffffff),
+              kInterruptSignal);
+    }
+  }
+
+  Result<void> GetFPState(arch::FPState* out) override {
+    if (GetTid() != owner_) return Errno::kEPERM;
+    if (last_tid_ == 0) {
+      if (!fp_pending_) InitFP(&pending_fp_, TRY(XstateSize(0)));
+      *out = pending_fp_;
+      return Ok();
+    }
+    return ReadFP(last_tid_, out);
+  }
+
+  Result<void> SetFPState(const arch::FPState& in) override {
+    if (GetTid() != owner_) return Errno::kEPERM;
+    if (in.size < 512 || in.size > sizeof(in.data)) return Errno::kEINVAL;
+    if (last_tid_ == 0) {
+      pending_fp_ = in;
+      fp_pending_ = true;
+      return Ok();
+    }
+    return WriteFP(last_tid_, in);
+  }
+
+ private:
+  // Makes the calling thread the tracer of `proc`'s stub thread if it is not yet.
+  Result<void> Attach(const std::shared_ptr<StubProcess>& p) {
+    {
+      absl::MutexLock l(&p->mu);
+      if (p->dead) return Errno::kESRCH;
+      if (p->tracer == this) return Ok();
+      // A second sentry thread in the same address space needs a second stub thread: not
+      // implemented yet (README.md, "More threads").
+      if (p->tracer != nullptr) return Errno::kENOSYS;
+      p->tracer = this;
+    }
+    Result<void> r = SeizeParked(p->pid, shared_->layout);
+    if (r.ok() && !fp_pending_) {
+      // A fresh stub thread carries the FPU state of the sentry thread that forked the
+      // template: start the guest from the architectural init state instead.
+      Result<uint32_t> size = XstateSize(p->pid);
+      if (size.ok()) {
+        arch::FPState init;
+        InitFP(&init, *size);
+        r = WriteFP(p->pid, init);
+      } else {
+        r = size.error();
+      }
+    }
+    if (!r.ok()) {
+      absl::MutexLock l(&p->mu);
+      p->tracer = nullptr;
+      return Errno::kESRCH;
+    }
+    attached_.push_back(p);
+    return Ok();
+  }
+
+  // Applies the queued memory operations of `proc` by injecting mmap/munmap.
+  Result<void> ApplyOps(StubProcess* proc) {
+    std::vector<Op> ops;
+    {
+      absl::MutexLock l(&proc->mu);
+      ops.swap(proc->ops);
+    }
+    if (ops.empty()) return Ok();
+    const StubLayout& L = shared_->layout;
+    arch::Registers base;
+    TRY(GetRegs(proc->pid, &base));
+    for (const Op& op : ops) {
+      uint64_t rax;
+      if (op.kind == Op::kMap) {
+        rax = TRY(InjectSyscall(proc->pid, base, L.inject, L.inject_trap, SYS_mmap, op.addr,
+                                op.len, op.prot, MAP_SHARED | MAP_FIXED, kStubMemFd,
+                                op.offset));
+        if (rax != op.addr) return static_cast<int64_t>(rax) < 0 ? Errno::kENOMEM
+                                                                  : Errno::kEFAULT;
+      } else {
+        rax = TRY(InjectSyscall(proc->pid, base, L.inject, L.inject_trap, SYS_munmap, op.addr,
+                                op.len));
+        if (rax != 0) return Errno::kENOMEM;
+      }
+    }
+    return Ok();
+  }
+
+  void PinToMyCpu(pid_t tid) {
+    int cpu = sched_getcpu();
+    if (cpu < 0 || (tid == pinned_tid_ && cpu == pinned_cpu_)) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(tid, sizeof(set), &set) == 0) {
+      pinned_tid_ = tid;
+      pinned_cpu_ = cpu;
+    }
+  }
+
+  // Resumes the stub with PTRACE_SYSEMU until something the sentry must handle happens.
+  Result<SwitchResult> Run(pid_t tid, arch::Registers& regs) {
+    for (;;) {
+      if (Ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Errno::kESRCH;
+      int status = TRY(WaitTracee(tid));
+      const int sig = WSTOPSIG(status);
+      if (sig == (SIGTRAP | 0x80)) {
+        TRY(GetRegs(tid, &regs));
+        return SwitchResult{SwitchReason::kSyscall};
+      }
+      if ((status >> 16) != 0) continue;  // group-stop / PTRACE_INTERRUPT trap: resume
+      siginfo_t si{};
+      if (Ptrace(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<uint64_t>(&si)) != 0) {
+        return Errno::kESRCH;
+      }
+      if (si.si_code <= 0) {
+        // Sent by a process (kill/tgkill/sigqueue), not raised by the guest's instructions.
+        if (sig == kInterruptSignal && si.si_code == SI_TKILL &&
+            si.si_pid == shared_->sentry_pid && interrupt_pending_.exchange(false)) {
+          TRY(GetRegs(tid, &regs));
+          return SwitchResult{SwitchReason::kInterrupted};
+        }
+        continue;  // stale interrupt or foreign signal: suppressed by the next resume
+      }
+      TRY(GetRegs(tid, &regs));
+      SwitchResult res;
+      res.reason = (sig == SIGSEGV || sig == SIGBUS) ? SwitchReason::kFault
+                                                     : SwitchReason::kSignal;
+      res.signo = sig;
+      res.si_code = si.si_code;
+      res.fault_addr = reinterpret_cast<uint64_t>(si.si_addr);
+      return res;
+    }
+  }
+
+  void MarkDead(StubProcess* proc) {
+    absl::MutexLock l(&proc->mu);
+    proc->dead = true;
+  }
+
+  // Size of the host's user XSAVE area (0 if XSTATE regsets are unusable here); probes `tid`
+  // the first time, or the template-independent CPUID answer when no thread is at hand.
+  Result<uint32_t> XstateSize(pid_t tid) {
+    if (xstate_size_ >= 0) return static_cast<uint32_t>(xstate_size_);
+    if (tid == 0) return 512;  // not probed yet: fall back to FXSAVE layout
+    std::vector<uint8_t> buf(1 << 16);
+    iovec iov{buf.data(), buf.size()};
+    if (Ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, reinterpret_cast<uint64_t>(&iov)) == 0 &&
+        iov.iov_len <= sizeof(arch::FPState::data)) {
+      xstate_size_ = static_cast<int>(iov.iov_len);
+    } else {
+      xstate_size_ = 0;
+    }
+    return static_cast<uint32_t>(xstate_size_);
+  }
+
+  // The architectural initial FPU state (FNINIT + default MXCSR), in XSAVE layout of `size`
+  // bytes (0 or 512: legacy FXSAVE layout).
+  static void InitFP(arch::FPState* s, uint32_t size) {
+    memset(s->data, 0, sizeof(s->data));
+    uint16_t fcw = kFcwInit;
+    memcpy(s->data + 0, &fcw, 2);
+    memcpy(s->data + 24, &kMxcsrInit, 4);
+    s->size = size > 512 ? size : 512;
+    if (size > 512) {
+      uint64_t xstate_bv = 3;  // x87 and SSE hold the values above; the rest is in init state
+      memcpy(s->data + 512, &xstate_bv, 8);
+    }
+  }
+
+  Result<void> ReadFP(pid_t tid, arch::FPState* out) {
+    uint32_t size = TRY(XstateSize(tid));
+    if (size > 512) {
+      iovec iov{out->data, size};
+      if (Ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, reinterpret_cast<uint64_t>(&iov)) != 0) {
+        return Errno::kESRCH;
+      }
+      out->size = static_cast<uint32_t>(iov.iov_len);
+      return Ok();
+    }
+    if (Ptrace(PTRACE_GETFPREGS, tid, 0, reinterpret_cast<uint64_t>(out->data)) != 0) {
+      return Errno::kESRCH;
+    }
+    out->size = 512;
+    return Ok();
+  }
+
+  Result<void> WriteFP(pid_t tid, const arch::FPState& in) {
+    uint32_t size = TRY(XstateSize(tid));
+    if (size > 512 && in.size == size) {
+      arch::FPState copy = in;  // the kernel does not write through iov, but wants non-const
+      iovec iov{copy.data, size};
+      if (Ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, reinterpret_cast<uint64_t>(&iov)) != 0) {
+        return errno == ESRCH ? Errno::kESRCH : Errno::kEINVAL;
+      }
+      return Ok();
+    }
+    if (in.size != 512 && in.size != size) return Errno::kEINVAL;
+    if (Ptrace(PTRACE_SETFPREGS, tid, 0, reinterpret_cast<uint64_t>(in.data)) != 0) {
+      return errno == ESRCH ? Errno::kESRCH : Errno::kEINVAL;
+    }
+    return Ok();
+  }
+
+  std::shared_ptr<Shared> shared_;
+  const pid_t owner_;
+  // Stub processes whose thread this context traces (or traced; dead ones stay listed).
+  std::vector<std::shared_ptr<StubProcess>> attached_;
+  std::atomic<bool> interrupt_pending_{false};
+  std::atomic<uint64_t> running_{0};  // (tgid << 32) | tid of the stub in a Switch, or 0
+  pid_t last_tid_ = 0;               // stub thread of the last Switch (FP state lives there)
+  pid_t pinned_tid_ = 0;
+  int pinned_cpu_ = -1;
+  int xstate_size_ = -1;
+  bool fp_pending_ = false;
+  arch::FPState pending_fp_;
+};
+
+class PtracePlatform : public Platform {
+ public:
+  explicit PtracePlatform(std::shared_ptr<Shared> s) : shared_(std::move(s)) {}
+  ~PtracePlatform() override {
+    kill(shared_->template_pid, SIGKILL);
+    int status;
+    while (waitpid(shared_->template_pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+  }
+
+  std::string Name() const override { return "ptrace"; }
+  uint64_t max_user_address() const override { return shared_->layout.start; }
+
+  Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
+    const StubLayout& L = shared_->layout;
+    const pid_t t = shared_->template_pid;
+    absl::MutexLock lock(&shared_->template_mu);
+    TRY(SeizeParked(t, L));
+    arch::Registers base;
+    Result<uint64_t> child = GetRegs(t, &base).ok()
+        ? InjectSyscall(t, base, L.clone, L.clone_trap, SYS_clone, CLONE_PARENT | SIGCHLD)
+        : Result<uint64_t>(Errno::kESRCH);
+    Result<void> detached = ParkAndDetach(t, L);
+    if (!child.ok()) return child.error();
+    if (static_cast<int64_t>(*child) < 0) {
+      return static_cast<Errno>(-static_cast<int64_t>(*child));
+    }
+    auto proc = std::make_shared<StubProcess>(shared_, static_cast<pid_t>(*child));
+    if (!detached.ok()) {
+      proc->Kill();
+      return Errno::kESRCH;
+    }
+    return std::unique_ptr<AddressSpace>(new PtraceAddressSpace(std::move(proc)));
+  }
+
+  Result<std::unique_ptr<Context>> NewContext() override {
+    return std::unique_ptr<Context>(new PtraceContext(shared_));
+  }
+
+  pid_t template_pid() const { return shared_->template_pid; }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+constexpr uint32_t kRseqSig = 0x53053053;  // glibc's RSEQ_SIG on x86
+
+// Kernel layout of struct sigaction for rt_sigaction.
+struct KernelSigaction {
+  uint64_t handler, flags, restorer, mask;
+};
+
+// Runs in the forked child, which is a copy of a single-threaded sentry: raw system calls only,
+// then into the stub, which never returns.
+[[noreturn]] void TemplateChild(int memfd, pid_t sentry_pid, uint64_t entry) {
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (syscall(SYS_getppid) != sentry_pid) syscall(SYS_exit_group, 112);
+  syscall(SYS_setsid);
+  // glibc registered an rseq area in the (soon unmapped) TLS; the kernel would write to it on
+  // preemption and raise SIGSEGV once it is gone. Unregister it (glibc registers 32 bytes,
+  // or __rseq_size if larger).
+  if (__rseq_size > 0) {
+    void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+    if (syscall(SYS_rseq, area, __rseq_size < 32 ? 32 : __rseq_size, RSEQ_FLAG_UNREGISTER,
+                kRseqSig) != 0 &&
+        syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, kRseqSig) != 0) {
+      syscall(SYS_exit_group, 115);
+    }
+  }
+  if (memfd != kStubMemFd && syscall(SYS_dup2, memfd, kStubMemFd) != kStubMemFd) {
+    syscall(SYS_exit_group, 113);
+  }
+  syscall(SYS_close_range, 0, kStubMemFd - 1, 0);
+  syscall(SYS_close_range, kStubMemFd + 1, ~0u, 0);
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    KernelSigaction sa{};
+    sa.handler = sig == kInterruptSignal ? reinterpret_cast<uint64_t>(SIG_IGN)
+                                         : reinterpret_cast<uint64_t>(SIG_DFL);
+    syscall(SYS_rt_sigaction, sig, &sa, nullptr, 8);
+  }
+  uint64_t empty = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, 8);
+  reinterpret_cast<void (*)()>(entry)();
+  syscall(SYS_exit_group, 114);
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+pid_t StubPid(AddressSpace& as) {
+  auto* p = dynamic_cast<PtraceAddressSpace*>(&as);
+  return p ? p->proc()->pid : -1;
+}
+
+pid_t TemplatePid(Platform& p) {
+  auto* pp = dynamic_cast<PtracePlatform*>(&p);
+  return pp ? pp->template_pid() : -1;
+}
+
+}  // namespace sbx::platform::ptrace
+
+namespace sbx::platform {
+
+std::unique_ptr<Platform> NewPtracePlatform(const MemoryFileInfo& memfile, std::string* error) {
+  using namespace ptrace;
+  auto shared = std::make_shared<Shared>();
+  shared->memfile = memfile;
+  shared->sentry_pid = getpid();
+  if (memfile.fd < 0) {
+    *error = "ptrace platform: no memory file";
+    return nullptr;
+  }
+  if (!InstallStub(shared->sentry_pid, &shared->layout, error)) return nullptr;
+  // A raw fork: no atfork handlers run, and the child only makes raw system calls.
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    *error = std::string("ptrace platform: fork of the template stub: ") + strerror(errno);
+    return nullptr;
+  }
+  if (pid == 0) TemplateChild(memfile.fd, shared->sentry_pid, shared->layout.entry);
+  shared->template_pid = static_cast<pid_t>(pid);
+  // Wait until the template has set itself up and parked, proving the stub works.
+  Result<void> r = SeizeParked(shared->template_pid, shared->layout);
+  if (r.ok()) r = ParkAndDetach(shared->template_pid, shared->layout);
+  if (!r.ok()) {
+    kill(shared->template_pid, SIGKILL);
+    int status = 0;
+    while (waitpid(shared->template_pid, &status, __WALL) > 0 && !WIFEXITED(status) &&
+           !WIFSIGNALED(status)) {
+    }
+    *error = std::string("ptrace platform: template stub did not start (") +
+             std::string(ErrnoName(r.error())) + ", status " + std::to_string(status) + ")";
+    return nullptr;
+  }
+  return std::make_unique<PtracePlatform>(std::move(shared));
+}
+
+}  // namespace sbx::platform
