@@ -6,6 +6,11 @@
 // Nodes are named by 64-bit ids the gofer hands out; id kRootNode is the served root. The
 // sentry must Release() ids it no longer needs. All methods are thread-safe (one request in
 // flight per call; calls from several threads are serialised).
+//
+// Errors common to all calls: EBADF for an id the gofer does not know (never handed out, or
+// released); EIO if the gofer misbehaves (malformed or mismatched response, bogus errno,
+// unexpected FDs, which are closed) or the connection is lost — after a transport failure or
+// a sequence mismatch every later call fails with EIO.
 #pragma once
 
 #include <cstdint>
@@ -57,10 +62,18 @@ class Client {
   Result<std::string> Readlink(NodeId node);
   // Opens the node with open(2) flags (O_RDONLY/O_WRONLY/O_RDWR, O_DIRECTORY, O_TRUNC,
   // O_APPEND are honoured; O_CREAT is not — use Create). Returns a host FD owned by the caller.
+  // Never follows a symlink: ELOOP for a symlink node. Only regular files and directories
+  // open; EOPNOTSUPP for FIFOs, sockets and devices (the sentry implements those itself).
+  // EINVAL for O_CREAT/O_EXCL/O_TMPFILE/O_PATH or unknown flags; EROFS for write intent
+  // (O_WRONLY, O_RDWR, O_TRUNC) on a read-only gofer; ESTALE if the file's name now refers to
+  // another file. The FD has FD_CLOEXEC set.
   Result<int> Open(NodeId node, uint32_t flags);
-  // Reads all entries of a directory (excluding "." and "..").
+  // Reads all entries of a directory (excluding "." and ".."), in pages of at most
+  // wire::kMaxMessageSize bytes (several round trips for a large directory).
   Result<std::vector<DirEntry>> ReadDir(NodeId dir);
-  // Tells the gofer the id is no longer used.
+  // Tells the gofer the id is no longer used. One-way (no reply, so it cannot desynchronise
+  // request/response pairing); unknown ids are ignored. A released directory stays usable by
+  // the gofer for children walked from it until they are released too.
   void Release(NodeId node);
 
  private:
