@@ -49,7 +49,8 @@ Kernel::~Kernel() = default;
 
 void Kernel::DebugLog(std::string_view line) const {
   if (opts_.debug_log_fd < 0) return;
-  std::string s = absl::StrCat(line, "\n");
+  std::string s(line);
+  s += '\n';
   (void)!::write(opts_.debug_log_fd, s.data(), s.size());
 }
 
@@ -61,7 +62,7 @@ void Kernel::LogUnimplementedOnce(uint64_t nr, std::string_view line) {
       unimplemented_logged_[nr] = true;
     }
   }
-  DebugLog(absl::StrCat("unimplemented syscall: ", line));
+  DebugLog(std::string("unimplemented syscall: ") + std::string(line));
 }
 
 int32_t Kernel::AllocateTid() {

@@ -135,7 +135,7 @@ void Task::Run(platform::Context& ctx) {
     auto r = ctx.Switch(mm_->address_space(), regs_);
     if (!r.ok()) {
       kernel_.DebugLog(absl::StrCat("task ", tid_, ": platform failure: ",
-                                    ErrnoName(r.error())));
+                                    std::string(ErrnoName(r.error()))));
       DieOfSignal(SIGKILL, false);
       break;
     }

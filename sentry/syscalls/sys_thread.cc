@@ -1,0 +1,238 @@
+// Thread syscalls: arch_prctl, set_tid_address, set_robust_list, get_robust_list, exit,
+// exit_group, futex, prctl (arch/x86/kernel/process_64.c, kernel/exit.c, kernel/futex/,
+// kernel/sys.c).
+//
+// futex keys: private futexes are keyed by (address space, address), shared ones by address
+// alone until fork brings shared memory between processes (see FutexManager). A wait that is
+// interrupted returns ERESTARTSYS when it had no timeout and EINTR when it had one (Linux uses
+// a restart block there; restart_syscall does not exist in the sentry yet).
+#include <cstring>
+#include <optional>
+
+#include "sentry/abi/misc.h"
+#include "sentry/syscalls/clocks.h"
+#include "sentry/syscalls/handlers.h"
+#include "sentry/usermem/usermem.h"
+
+namespace sbx::syscalls {
+namespace {
+
+using usermem::UserPtr;
+
+// TASK_SIZE_MAX on x86-64 with 4-level paging: the FS/GS base must lie below it.
+constexpr uint64_t kTaskSizeMax = (1ull << 47) - 4096;
+
+// The futex commands that take a timeout in their fourth argument (futex_cmd_has_timeout).
+bool CmdHasTimeout(int cmd) {
+  return cmd == abi::kFutexWait || cmd == abi::kFutexLockPi || cmd == abi::kFutexLockPi2 ||
+         cmd == abi::kFutexWaitBitset || cmd == abi::kFutexWaitRequeuePi;
+}
+
+Result<kernel::FutexManager::Key> FutexKey(Task& t, uint64_t addr, bool priv) {
+  if (addr % sizeof(uint32_t) != 0) return Errno::kEINVAL;
+  uint64_t space = priv ? reinterpret_cast<uint64_t>(&t.mm()) : 0;
+  return kernel::FutexManager::Key{space, addr};
+}
+
+}  // namespace
+
+SyscallResult SysArchPrctl(Task& t, const SyscallArgs& a) {
+  uint64_t addr = a.ULong(1);
+  switch (a.Int(0)) {
+    case abi::kArchSetFs:
+      if (addr >= kTaskSizeMax) return Errno::kEPERM;
+      t.regs().fs_base = addr;
+      return 0;
+    case abi::kArchSetGs:
+      if (addr >= kTaskSizeMax) return Errno::kEPERM;
+      t.regs().gs_base = addr;
+      return 0;
+    case abi::kArchGetFs:
+      TRY(usermem::CopyOut(t.mem(), UserPtr<uint64_t>(a.Addr(1)), t.regs().fs_base));
+      return 0;
+    case abi::kArchGetGs:
+      TRY(usermem::CopyOut(t.mem(), UserPtr<uint64_t>(a.Addr(1)), t.regs().gs_base));
+      return 0;
+    case abi::kArchGetCpuid:
+      return 1;  // CPUID is never disabled (no CPUID faulting)
+    case abi::kArchSetCpuid:
+      return Errno::kENODEV;  // set_cpuid_mode() without X86_FEATURE_CPUID_FAULT
+    default:
+      return Errno::kEINVAL;
+  }
+}
+
+SyscallResult SysSetTidAddress(Task& t, const SyscallArgs& a) {
+  t.clear_child_tid = a.ULong(0);
+  return static_cast<uint64_t>(t.tid());
+}
+
+SyscallResult SysSetRobustList(Task& t, const SyscallArgs& a) {
+  if (a.ULong(1) != abi::kRobustListHeadSize) return Errno::kEINVAL;
+  t.robust_list_head = a.ULong(0);
+  t.robust_list_len = a.ULong(1);
+  return 0;
+}
+
+SyscallResult SysGetRobustList(Task& t, const SyscallArgs& a) {
+  int64_t pid = a.Int(0);
+  // Other threads cannot be looked up until the kernel has a task registry.
+  if (pid != 0 && pid != t.tid()) return Errno::kESRCH;
+  TRY(usermem::CopyOut(t.mem(), UserPtr<uint64_t>(a.Addr(2)), abi::kRobustListHeadSize));
+  TRY(usermem::CopyOut(t.mem(), UserPtr<uint64_t>(a.Addr(1)), t.robust_list_head));
+  return 0;
+}
+
+SyscallResult SysExit(Task& t, const SyscallArgs& a) {
+  t.RequestExit(static_cast<int>(a.Int(0) & 0xff));
+  return 0;
+}
+
+SyscallResult SysExitGroup(Task& t, const SyscallArgs& a) {
+  t.RequestGroupExit(static_cast<int>((a.Int(0) & 0xff) << 8));
+  return 0;
+}
+
+SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
+  const int op = static_cast<int>(a.Int(1));
+  const int cmd = op & abi::kFutexCmdMask;
+  const bool priv = (op & abi::kFutexPrivateFlag) != 0;
+  const bool clock_rt = (op & abi::kFutexClockRealtime) != 0;
+  const uint64_t uaddr = a.ULong(0);
+  const uint32_t val = a.UInt(2);
+  const uint32_t val3 = a.UInt(5);
+
+  if (clock_rt && cmd != abi::kFutexWait && cmd != abi::kFutexWaitBitset &&
+      cmd != abi::kFutexWaitRequeuePi && cmd != abi::kFutexLockPi2) {
+    return Errno::kENOSYS;
+  }
+
+  std::optional<kernel::FutexManager::Deadline> deadline;
+  if (CmdHasTimeout(cmd) && !a.Addr(3).IsNull()) {
+    abi::Timespec ts = TRY(usermem::CopyIn(t.mem(), UserPtr<abi::Timespec>(a.Addr(3))));
+    if (!abi::TimespecValid(ts)) return Errno::kEINVAL;
+    int64_t ns = ts.tv_sec > INT64_MAX / abi::kNsecPerSec - 1
+                     ? INT64_MAX
+                     : ts.tv_sec * abi::kNsecPerSec + ts.tv_nsec;
+    if (cmd == abi::kFutexWait) {
+      // Relative, measured on CLOCK_MONOTONIC (or REALTIME with the flag).
+      int hc = clock_rt ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+      int64_t now = kernel::HostClockNs(hc);
+      deadline = kernel::FutexManager::Deadline{hc, ns > INT64_MAX - now ? INT64_MAX : now + ns};
+    } else {
+      deadline = HostDeadline(t.kernel(), clock_rt ? abi::kClockRealtime : abi::kClockMonotonic,
+                              ns);
+    }
+  }
+
+  kernel::FutexManager& fm = t.kernel().futexes();
+  auto load = [&t, uaddr]() -> Result<uint32_t> {
+    return usermem::CopyIn(t.mem(), UserPtr<uint32_t>(uaddr));
+  };
+
+  switch (cmd) {
+    case abi::kFutexWait:
+    case abi::kFutexWaitBitset: {
+      uint32_t bitset = cmd == abi::kFutexWait ? abi::kFutexBitsetMatchAny : val3;
+      if (bitset == 0) return Errno::kEINVAL;
+      auto key = TRY(FutexKey(t, uaddr, priv));
+      Result<void> r = fm.Wait(key, val, bitset, load, deadline, &t);
+      if (r.ok()) return 0;
+      if (r.error() == Errno::kEINTR) return deadline ? Errno::kEINTR : Errno::kERESTARTSYS;
+      return r.error();
+    }
+    case abi::kFutexWake:
+    case abi::kFutexWakeBitset: {
+      uint32_t bitset = cmd == abi::kFutexWake ? abi::kFutexBitsetMatchAny : val3;
+      if (bitset == 0) return Errno::kEINVAL;
+      auto key = TRY(FutexKey(t, uaddr, priv));
+      int n = TRY(fm.Wake(key, static_cast<int>(val), bitset));
+      return static_cast<uint64_t>(n);
+    }
+    case abi::kFutexRequeue:
+    case abi::kFutexCmpRequeue: {
+      auto from = TRY(FutexKey(t, uaddr, priv));
+      auto to = TRY(FutexKey(t, a.ULong(4), priv));
+      std::optional<uint32_t> expected;
+      if (cmd == abi::kFutexCmpRequeue) expected = val3;
+      int n = TRY(fm.Requeue(from, to, static_cast<int>(val), static_cast<int>(a.UInt(3)),
+                             expected, load));
+      return static_cast<uint64_t>(n);
+    }
+    default:
+      // FUTEX_WAKE_OP, the PI operations and FUTEX_FD: see the table note.
+      return Errno::kENOSYS;
+  }
+}
+
+namespace {
+constexpr int kPrSetPdeathsig = 1, kPrGetPdeathsig = 2, kPrGetDumpable = 3,
+              kPrSetDumpable = 4, kPrSetName = 15, kPrGetName = 16, kPrGetSeccomp = 21,
+              kPrCapbsetRead = 23, kPrSetChildSubreaper = 36, kPrGetChildSubreaper = 37,
+              kPrSetNoNewPrivs = 38, kPrGetNoNewPrivs = 39;
+constexpr int kCapLastCap = 40;  // CAP_CHECKPOINT_RESTORE
+constexpr size_t kTaskCommLen = 16;
+}  // namespace
+
+SyscallResult SysPrctl(Task& t, const SyscallArgs& a) {
+  const uint64_t arg2 = a.ULong(1), arg3 = a.ULong(2), arg4 = a.ULong(3), arg5 = a.ULong(4);
+  switch (a.Int(0)) {
+    case kPrSetPdeathsig:
+      if (arg2 > static_cast<uint64_t>(kernel::kNumSignals)) return Errno::kEINVAL;
+      t.pdeathsig = static_cast<int>(arg2);
+      return 0;
+    case kPrGetPdeathsig:
+      TRY(usermem::CopyOut(t.mem(), UserPtr<int32_t>(a.Addr(1)), int32_t{t.pdeathsig}));
+      return 0;
+    case kPrGetDumpable:
+      return static_cast<uint64_t>(t.thread_group().dumpable.load());
+    case kPrSetDumpable:
+      if (arg2 != 0 && arg2 != 1) return Errno::kEINVAL;  // SUID_DUMP_DISABLE / SUID_DUMP_USER
+      t.thread_group().dumpable.store(static_cast<int>(arg2));
+      return 0;
+    case kPrSetName: {
+      // strncpy_from_user(comm, arg2, 15): at most 15 bytes, NUL not required.
+      char comm[kTaskCommLen] = {};
+      auto s = usermem::CopyInString(t.mem(), a.Addr(1), kTaskCommLen - 1);
+      if (s.ok()) {
+        std::memcpy(comm, s->data(), s->size());
+      } else if (s.error() == Errno::kENAMETOOLONG) {
+        TRY(usermem::CopyInFull(t.mem(), a.Addr(1),
+                                std::as_writable_bytes(std::span(comm, kTaskCommLen - 1))));
+      } else {
+        return Errno::kEFAULT;
+      }
+      t.comm = std::string(comm, strnlen(comm, kTaskCommLen - 1));
+      return 0;
+    }
+    case kPrGetName: {
+      char comm[kTaskCommLen] = {};
+      std::memcpy(comm, t.comm.data(), std::min(t.comm.size(), kTaskCommLen - 1));
+      TRY(usermem::CopyOutFull(t.mem(), a.Addr(1), std::as_bytes(std::span(comm))));
+      return 0;
+    }
+    case kPrGetSeccomp:
+      return 0;  // SECCOMP_MODE_DISABLED: guest seccomp is not implemented
+    case kPrCapbsetRead:
+      if (arg2 > static_cast<uint64_t>(kCapLastCap)) return Errno::kEINVAL;
+      return 1;  // the bounding set is full (no capability model yet)
+    case kPrSetChildSubreaper:
+      t.thread_group().child_subreaper.store(arg2 != 0);
+      return 0;
+    case kPrGetChildSubreaper:
+      TRY(usermem::CopyOut(t.mem(), UserPtr<int32_t>(a.Addr(1)),
+                           int32_t{t.thread_group().child_subreaper.load() ? 1 : 0}));
+      return 0;
+    case kPrSetNoNewPrivs:
+      if (arg2 != 1 || arg3 != 0 || arg4 != 0 || arg5 != 0) return Errno::kEINVAL;
+      t.no_new_privs = true;
+      return 0;
+    case kPrGetNoNewPrivs:
+      if (arg2 != 0 || arg3 != 0 || arg4 != 0 || arg5 != 0) return Errno::kEINVAL;
+      return t.no_new_privs ? 1 : 0;
+    default:
+      return Errno::kEINVAL;
+  }
+}
+
+}  // namespace sbx::syscalls

@@ -1,0 +1,230 @@
+// Time syscalls: clock_gettime, clock_getres, gettimeofday, time, nanosleep, clock_nanosleep
+// (kernel/time/posix-timers.c, posix-cpu-timers.c, hrtimer.c). Also the guest clock helpers
+// of clocks.h.
+//
+// CPU-time clocks are approximations: the guest's instructions run in a stub process the
+// sentry cannot time here, so PROCESS/THREAD CPU clocks report the sentry's own CPU time
+// (the sentry thread running the task, or the whole sentry). Sleeps poll Task::Interrupted()
+// every kSleepSliceNs. An interrupted relative sleep writes the time left and returns EINTR
+// (Linux would restart it through restart_syscall, which the sentry does not have yet); an
+// absolute one returns ERESTARTNOHAND like Linux.
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+
+#include "sentry/abi/misc.h"
+#include "sentry/syscalls/clocks.h"
+#include "sentry/syscalls/handlers.h"
+#include "sentry/usermem/usermem.h"
+
+namespace sbx::syscalls {
+namespace {
+
+using abi::Timespec;
+using usermem::UserPtr;
+
+constexpr int64_t kSleepSliceNs = 10'000'000;
+
+bool IsRealtimeLike(int c) {
+  return c == abi::kClockRealtime || c == abi::kClockRealtimeCoarse ||
+         c == abi::kClockRealtimeAlarm || c == abi::kClockTai;
+}
+bool IsMonotonicLike(int c) {
+  return c == abi::kClockMonotonic || c == abi::kClockMonotonicRaw ||
+         c == abi::kClockMonotonicCoarse || c == abi::kClockBoottime ||
+         c == abi::kClockBoottimeAlarm;
+}
+
+// The host clock that backs a guest clock id.
+int HostClockFor(int c) {
+  switch (c) {
+    case abi::kClockRealtimeAlarm: return CLOCK_REALTIME;
+    case abi::kClockBoottimeAlarm: return CLOCK_BOOTTIME;
+    default: return c;
+  }
+}
+
+// host(c) - host(CLOCK_MONOTONIC), measured once; zero for clocks on the monotonic base.
+int64_t MonotonicDelta(int host_clock) {
+  struct Deltas {
+    int64_t raw, boot;
+    Deltas() {
+      int64_t m0 = kernel::HostClockNs(CLOCK_MONOTONIC);
+      int64_t r = kernel::HostClockNs(CLOCK_MONOTONIC_RAW);
+      int64_t b = kernel::HostClockNs(CLOCK_BOOTTIME);
+      int64_t m1 = kernel::HostClockNs(CLOCK_MONOTONIC);
+      int64_t m = m0 + (m1 - m0) / 2;
+      raw = r - m;
+      boot = b - m;
+    }
+  };
+  static const Deltas* d = new Deltas();
+  if (host_clock == CLOCK_MONOTONIC_RAW) return d->raw;
+  if (host_clock == CLOCK_BOOTTIME) return d->boot;
+  return 0;
+}
+
+Timespec ToTimespec(int64_t ns) {
+  if (ns < 0) ns = 0;
+  return Timespec{ns / abi::kNsecPerSec, ns % abi::kNsecPerSec};
+}
+
+int64_t ToNs(const Timespec& ts) {
+  // Saturate: a valid timespec has tv_sec >= 0, so only overflow needs care.
+  if (ts.tv_sec > (INT64_MAX - ts.tv_nsec) / abi::kNsecPerSec) return INT64_MAX;
+  return ts.tv_sec * abi::kNsecPerSec + ts.tv_nsec;
+}
+
+// Decodes a dynamic (negative) CPU clock id of the caller: MAKE_PROCESS_CPUCLOCK(pid, which)
+// or MAKE_THREAD_CPUCLOCK(tid, which). Returns the equivalent static clock id.
+Result<int> DecodeCpuClock(kernel::Task& t, int clock) {
+  if (clock >= 0) return clock;
+  int which = clock & 3;
+  if (which == 3) return Errno::kEINVAL;  // CLOCKFD: posix clock devices are not supported
+  int32_t pid = ~(clock >> 3);
+  bool thread = (clock & 4) != 0;
+  if (thread) {
+    if (pid != 0 && pid != t.tid()) return Errno::kEINVAL;
+    return abi::kClockThreadCputimeId;
+  }
+  if (pid != 0 && pid != t.tgid()) return Errno::kEINVAL;
+  return abi::kClockProcessCputimeId;
+}
+
+}  // namespace
+
+Result<int64_t> GuestClockNs(kernel::Task& t, int clock) {
+  int c = TRY(DecodeCpuClock(t, clock));
+  if (c == abi::kClockProcessCputimeId || c == abi::kClockThreadCputimeId) {
+    return kernel::HostClockNs(c);
+  }
+  if (IsRealtimeLike(c)) return kernel::HostClockNs(HostClockFor(c));
+  if (IsMonotonicLike(c)) {
+    int hc = HostClockFor(c);
+    return kernel::HostClockNs(hc) - MonotonicDelta(hc) - t.kernel().boot_time_ns() +
+           kGuestMonotonicStartNs;
+  }
+  return Errno::kEINVAL;
+}
+
+kernel::FutexManager::Deadline HostDeadline(const kernel::Kernel& k, int clock, int64_t ns) {
+  int hc = HostClockFor(clock);
+  if (IsRealtimeLike(clock)) return {hc, ns};
+  if (!IsMonotonicLike(clock)) hc = CLOCK_MONOTONIC;
+  // Saturating: far-future deadlines must not wrap into the past.
+  int64_t shift = MonotonicDelta(hc) + k.boot_time_ns() - kGuestMonotonicStartNs;
+  int64_t host = ns > INT64_MAX - std::max<int64_t>(shift, 0) ? INT64_MAX : ns + shift;
+  return {hc, host};
+}
+
+bool SleepUntil(kernel::Task& t, kernel::FutexManager::Deadline deadline) {
+  for (;;) {
+    if (t.Interrupted()) return false;
+    int64_t now = kernel::HostClockNs(deadline.clock);
+    if (now >= deadline.ns) return true;
+    int64_t until = deadline.ns - now > kSleepSliceNs ? now + kSleepSliceNs : deadline.ns;
+    struct timespec ts = {static_cast<time_t>(until / abi::kNsecPerSec),
+                          static_cast<long>(until % abi::kNsecPerSec)};
+    clock_nanosleep(deadline.clock, TIMER_ABSTIME, &ts, nullptr);
+  }
+}
+
+SyscallResult SysClockGettime(Task& t, const SyscallArgs& a) {
+  int64_t ns = TRY(GuestClockNs(t, static_cast<int>(a.Int(0))));
+  TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(a.Addr(1)), ToTimespec(ns)));
+  return 0;
+}
+
+SyscallResult SysClockGetres(Task& t, const SyscallArgs& a) {
+  int c = TRY(DecodeCpuClock(t, static_cast<int>(a.Int(0))));
+  TRY(GuestClockNs(t, c));  // validates the id
+  struct timespec res;
+  if (clock_getres(HostClockFor(c), &res) != 0) res = {0, 1};
+  if (!a.Addr(1).IsNull()) {
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(a.Addr(1)),
+                         Timespec{res.tv_sec, res.tv_nsec}));
+  }
+  return 0;
+}
+
+SyscallResult SysGettimeofday(Task& t, const SyscallArgs& a) {
+  if (!a.Addr(0).IsNull()) {
+    int64_t ns = kernel::HostClockNs(CLOCK_REALTIME);
+    abi::Timeval tv{ns / abi::kNsecPerSec, (ns % abi::kNsecPerSec) / 1000};
+    TRY(usermem::CopyOut(t.mem(), UserPtr<abi::Timeval>(a.Addr(0)), tv));
+  }
+  if (!a.Addr(1).IsNull()) {
+    // sys_tz: never set in the sandbox (settimeofday is EPERM), so zero like a fresh kernel.
+    TRY(usermem::CopyOut(t.mem(), UserPtr<abi::Timezone>(a.Addr(1)), abi::Timezone{0, 0}));
+  }
+  return 0;
+}
+
+SyscallResult SysTime(Task& t, const SyscallArgs& a) {
+  int64_t secs = kernel::HostClockNs(CLOCK_REALTIME) / abi::kNsecPerSec;
+  if (!a.Addr(0).IsNull()) {
+    TRY(usermem::CopyOut(t.mem(), UserPtr<int64_t>(a.Addr(0)), secs));
+  }
+  return static_cast<uint64_t>(secs);
+}
+
+namespace {
+
+// The common part of nanosleep and clock_nanosleep once the clock is validated.
+SyscallResult DoSleep(Task& t, int clock, bool absolute, usermem::UserAddr req_addr,
+                      usermem::UserAddr rem_addr) {
+  Timespec req = TRY(usermem::CopyIn(t.mem(), UserPtr<Timespec>(req_addr)));
+  if (!abi::TimespecValid(req)) return Errno::kEINVAL;
+  kernel::FutexManager::Deadline deadline;
+  if (absolute) {
+    deadline = HostDeadline(t.kernel(), clock, ToNs(req));
+  } else {
+    // Relative sleeps run on the monotonic clock whatever the clock id (hrtimer relative mode).
+    int64_t now = kernel::HostClockNs(CLOCK_MONOTONIC);
+    int64_t rel = ToNs(req);
+    deadline = {CLOCK_MONOTONIC, rel > INT64_MAX - now ? INT64_MAX : now + rel};
+  }
+  if (SleepUntil(t, deadline)) return 0;
+  // hrtimer_nanosleep(): an absolute sleep can simply be restarted.
+  if (absolute) return Errno::kERESTARTNOHAND;
+  if (!rem_addr.IsNull()) {
+    int64_t left = deadline.ns - kernel::HostClockNs(CLOCK_MONOTONIC);
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(rem_addr), ToTimespec(left)));
+  }
+  return Errno::kEINTR;
+}
+
+}  // namespace
+
+SyscallResult SysNanosleep(Task& t, const SyscallArgs& a) {
+  return DoSleep(t, abi::kClockMonotonic, false, a.Addr(0), a.Addr(1));
+}
+
+SyscallResult SysClockNanosleep(Task& t, const SyscallArgs& a) {
+  int clock = static_cast<int>(a.Int(0));
+  bool absolute = (a.Int(1) & abi::kTimerAbstime) != 0;
+  // clockid_to_kclock() / kc->nsleep checks of sys_clock_nanosleep.
+  if (clock < 0) return Errno::kEINVAL;  // dynamic CPU clocks: not supported here
+  switch (clock) {
+    case abi::kClockRealtime:
+    case abi::kClockMonotonic:
+    case abi::kClockBoottime:
+    case abi::kClockTai:
+      break;
+    case abi::kClockThreadCputimeId:
+      return Errno::kEINVAL;  // thread_cpu_nsleep
+    case abi::kClockProcessCputimeId:
+    case abi::kClockRealtimeAlarm:
+    case abi::kClockBoottimeAlarm:
+    case abi::kClockMonotonicRaw:
+    case abi::kClockRealtimeCoarse:
+    case abi::kClockMonotonicCoarse:
+      return Errno::kEOPNOTSUPP;
+    default:
+      return Errno::kEINVAL;
+  }
+  return DoSleep(t, clock, absolute, a.Addr(2), a.Addr(3));
+}
+
+}  // namespace sbx::syscalls
