@@ -59,6 +59,7 @@ std::string_view ErrnoName(Errno e) {
     case Errno::kEBADMSG: return "EBADMSG";
     case Errno::kEOVERFLOW: return "EOVERFLOW";
     case Errno::kEBADFD: return "EBADFD";
+    case Errno::kELIBBAD: return "ELIBBAD";
     case Errno::kEILSEQ: return "EILSEQ";
     case Errno::kEUSERS: return "EUSERS";
     case Errno::kENOTSOCK: return "ENOTSOCK";
