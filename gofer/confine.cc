@@ -9,7 +9,9 @@
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -127,12 +129,29 @@ absl::Status ConfineGofer(const ServerOptions& options) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
     return HostError("make / rprivate");
   }
-  // pivot_root needs new_root to be a mount point; the bind also carries our own flags.
-  if (mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
-    return HostError(absl::StrCat("bind-mount ", root));
+  // Clone the tree to serve as a detached mount (recursive: submounts of the root are served
+  // too), attach it under a scratch tmpfs, and pivot_root into it. Binding the root onto
+  // itself would not do for root == "/": a lookup of "/" does not cross into a mount stacked
+  // on the current root, so pivot_root would see the old root as the new one (EINVAL).
+  int tree = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, root.c_str(),
+                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (tree < 0) return HostError(absl::StrCat("open_tree(", root, ")"));
+  const char* scratch = "/tmp";
+  if (mount("sbx-gofer", scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0700") < 0) {
+    close(tree);
+    return HostError("mount scratch tmpfs on /tmp");
   }
-  if (absl::Status s = SetMountAttrs(root, options.read_only); !s.ok()) return s;
-  if (chdir(root.c_str()) < 0) return HostError(absl::StrCat("chdir(", root, ")"));
+  if (mkdir("/tmp/root", 0700) < 0) {
+    close(tree);
+    return HostError("mkdir /tmp/root");
+  }
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, "/tmp/root", MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    close(tree);
+    return HostError(absl::StrCat("move_mount(", root, ")"));
+  }
+  close(tree);
+  if (absl::Status s = SetMountAttrs("/tmp/root", options.read_only); !s.ok()) return s;
+  if (chdir("/tmp/root") < 0) return HostError("chdir(/tmp/root)");
   // pivot_root(".", "."): the old root is stacked on top of the new one at "/"; detaching it
   // leaves only the new root, without needing a directory to park the old root in.
   if (syscall(SYS_pivot_root, ".", ".") < 0) return HostError("pivot_root");

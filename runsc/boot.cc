@@ -111,12 +111,12 @@ int BootMain(const std::vector<std::string>& args) {
   if (!EnterEmptyRoot(&err)) return Fail(absl::StrCat("sentry confinement failed: ", err));
 
   auto memfile = mm::MemoryFile::Create(spec.memory_reserve() ? spec.memory_reserve() : (64ull << 30));
-  if (!memfile.ok()) return Fail(absl::StrCat("memory file: ", ErrnoName(memfile.error())));
+  if (!memfile.ok()) return Fail(absl::StrCat("memory file: ", std::string(ErrnoName(memfile.error()))));
   auto platform = platform::NewPtracePlatform((*memfile)->info(), &err);
   if (!platform) return Fail(absl::StrCat("ptrace platform: ", err));
 
   auto vfs = fs::VFS::New(std::make_unique<gofer::Client>(spec.gofer_fd()));
-  if (!vfs.ok()) return Fail(absl::StrCat("mounting the root filesystem: ", ErrnoName(vfs.error())));
+  if (!vfs.ok()) return Fail(absl::StrCat("mounting the root filesystem: ", std::string(ErrnoName(vfs.error()))));
 
   kernel::Kernel::Options kopts;
   kopts.platform = platform.get();
@@ -137,7 +137,7 @@ int BootMain(const std::vector<std::string>& args) {
   init.fds = std::make_shared<fs::FDTable>();
   for (int fd = 0; fd < 3; ++fd) {
     if (fcntl(fd, F_GETFD) < 0) continue;  // the caller closed it: the guest sees it closed
-    (void)init.fds->Set(fd, fs::NewHostFile(fd), false);
+    (void)init.fds->Set(fd, fs::host::NewHostFile(fd), false);
   }
 
   const std::string& prog = init.argv.empty() ? std::string() : init.argv[0];

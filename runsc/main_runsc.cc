@@ -1,6 +1,8 @@
 // The `runsc` binary: the OCI runtime frontend. This first cut prints help and --version;
 // the OCI commands (create, start, state, kill, delete, run, exec, ps, list, spec, events)
 // arrive with the OCI issue and say so when invoked. `boot` and `gofer` are internal.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args[0] == "boot") return sbx::runsc::BootMain({args.begin() + 1, args.end()});
-  if (args[0] == "gofer") return sbx::runsc::GoferCommand(argc - 1, argv + 1);
+  if (args[0] == "gofer") _exit(sbx::runsc::GoferCommand(argc - 1, argv + 1));
   static const char* kOci[] = {"create", "start", "state", "kill", "delete", "run",
                                "exec",   "ps",    "list",  "spec", "events"};
   for (const char* c : kOci) {

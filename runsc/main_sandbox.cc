@@ -1,5 +1,7 @@
 // The `sandbox` binary: `sandbox run [options] -- PROGRAM [ARGS...]`.
 // Also hosts the internal `boot` (sentry) and `gofer` subcommands it re-executes itself with.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "boot") return sbx::runsc::BootMain({args.begin() + 1, args.end()});
-  if (args[0] == "gofer") return sbx::runsc::GoferCommand(argc - 1, argv + 1);
+  if (args[0] == "gofer") _exit(sbx::runsc::GoferCommand(argc - 1, argv + 1));
   if (args[0] == "run") {
     sbx::runsc::RunOptions opts;
     std::string error;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -59,7 +60,8 @@ struct Child {
 
 // Clones a child into new namespaces; the child waits for its id maps, then execs
 // /proc/self/exe with `args`. `keep_fds` are made inheritable in the child only.
-Child SpawnInNamespaces(const std::vector<std::string>& args, const std::vector<int>& keep_fds) {
+Child SpawnInNamespaces(const std::vector<std::string>& args, const std::vector<int>& keep_fds,
+                        bool keep_stdin_stdout) {
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) Die(absl::StrCat("pipe: ", strerror(errno)));
   uid_t uid = getuid();
@@ -76,7 +78,17 @@ Child SpawnInNamespaces(const std::vector<std::string>& args, const std::vector<
     close(sync[1]);
     char c;
     if (read(sync[0], &c, 1) != 1) _exit(125);
+    // Nothing the caller leaked to us (fds without O_CLOEXEC) reaches the child.
+    syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
     for (int fd : keep_fds) KeepAcrossExec(fd);
+    if (!keep_stdin_stdout) {
+      // The gofer must not hold the user's stdin/stdout (a pipeline would wait on it).
+      int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd < 0) _exit(125);
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      if (null_fd > 2) close(null_fd);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -235,13 +247,14 @@ int SandboxRun(const RunOptions& opts) {
   Child gofer = SpawnInNamespaces(
       {"sandbox-gofer", "gofer", absl::StrCat("--root=", rootfs),
        absl::StrCat("--sock-fd=", sp[1])},
-      {sp[1]});
+      {sp[1]}, /*keep_stdin_stdout=*/false);
   close(sp[1]);
 
   std::vector<int> keep = {0, 1, 2, sp[0], spec_fd};
   if (debug_fd >= 0) keep.push_back(debug_fd);
   Child sentry = SpawnInNamespaces(
-      {"sandbox-sentry", "boot", absl::StrCat("--spec-fd=", spec_fd)}, keep);
+      {"sandbox-sentry", "boot", absl::StrCat("--spec-fd=", spec_fd)}, keep,
+      /*keep_stdin_stdout=*/true);
   close(sp[0]);
   close(spec_fd);
   if (debug_fd >= 0) close(debug_fd);

@@ -32,12 +32,6 @@ void DefaultRLimits(ThreadGroup& tg) {
   tg.SetRLimit(14 /*RLIMIT_RTPRIO*/, {0, 0});
 }
 
-// Hardware capabilities as Linux reports them in AT_HWCAP: CPUID.1:EDX.
-uint64_t HostHwcap() {
-  uint32_t eax = 1, ebx, ecx, edx;
-  asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx));
-  return edx;
-}
 }  // namespace
 
 Kernel::Kernel(Options opts) : opts_(std::move(opts)), boot_time_ns_(MonotonicNs()) {
@@ -79,17 +73,16 @@ Result<int> Kernel::RunInit(const InitProcess& init) {
   if (init.cwd != "/") TRY(vfs().Chdir(*fsctx, init.cwd, init.creds.fsuid, init.creds.fsgid));
 
   loader::ExecArgs args{init.path, init.argv, init.envp};
-  loader::AuxvInfo aux{};
+  loader::AuxvInfo aux = loader::HostAuxvDefaults();
   aux.uid = init.creds.ruid;
   aux.euid = init.creds.euid;
   aux.gid = init.creds.rgid;
   aux.egid = init.creds.egid;
   aux.secure = false;
-  aux.hwcap = HostHwcap();
-  aux.hwcap2 = 0;
-  aux.minsigstksz = 2048;
+  loader::LoadOptions lopts;
+  lopts.task_size = platform().max_user_address();
   auto open = [&](const std::string& p) { return vfs().OpenForExec(*fsctx, p); };
-  auto image = TRY(loader::LoadExecutable(*mm, open, args, aux));
+  auto image = TRY(loader::LoadExecutable(*mm, open, args, aux, lopts));
 
   int32_t tid = AllocateTid();
   auto tg = std::make_shared<ThreadGroup>(*this, tid);
@@ -102,7 +95,8 @@ Result<int> Kernel::RunInit(const InitProcess& init) {
   r.cs = arch::kUserCS;
   r.ss = arch::kUserDS;
   r.eflags = 0x202;
-  std::string base = image.exec_path.substr(image.exec_path.rfind('/') + 1);
+  // Linux names the task after the filename passed to execve (not a #! interpreter).
+  std::string base = init.path.substr(init.path.rfind('/') + 1);
   task.comm = base.substr(0, 15);
 
   auto ctx = TRY(platform().NewContext());
