@@ -6,12 +6,16 @@
 // assignments ("pmas"), demand paging with fault-around, brk, and the copy-in/out path used by
 // `usermem`. It tells its platform::AddressSpace what to map.
 //
-// Lock order: MemoryManager::mu_ -> MemoryFile::mu_.
+// Lock order: MemoryManager (Impl::mu) -> SharedAnon (shared anonymous memory objects) ->
+// MemoryFile (leaf). Private file mappings are filled with FileDescription::PRead while the
+// MM lock is held (files never call back into the MM). Internals: sentry/mm/mm_internal.h.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "platform/platform.h"
 #include "sentry/abi/result.h"
@@ -51,6 +55,7 @@ struct MMapOpts {
   int flags = 0;             // MAP_* as passed by the guest
   std::shared_ptr<fs::FileDescription> file;  // null for anonymous
   uint64_t offset = 0;       // file offset (page aligned)
+  std::string name;          // DebugMaps name (e.g. the file's path); may be empty
 };
 
 class MemoryManager : public usermem::UserMemory {
@@ -76,7 +81,18 @@ class MemoryManager : public usermem::UserMemory {
   // The guest touched `addr` and the platform reported a fault. Maps the page (and neighbours:
   // fault-around) if a VMA permits it, growing a MAP_GROWSDOWN stack if needed. On failure
   // returns EFAULT and sets *si_code to SEGV_MAPERR (no VMA) or SEGV_ACCERR (permissions).
+  // Returns EIO with *si_code = BUS_ADRERR (2) when the page lies wholly past the end of a
+  // mapped file (deliver SIGBUS), and ENOMEM when the memory file is exhausted (Linux: OOM).
+  // This form does not know the host si_code: a fault on a page we already back is taken
+  // as a race and remapped once; a second consecutive one on that page is SEGV_ACCERR.
   Result<void> HandleFault(UserAddr addr, int* si_code);
+  // Same, with the host's si_code for the fault (SEGV_MAPERR = 1: the host page was not
+  // mapped; SEGV_ACCERR = 2: it was mapped but the access was not allowed; 0: unknown). The
+  // ptrace platform cannot tell reads from writes, so a fault on a page we already back is
+  // decided with this: host MAPERR means our mapping had not reached the host yet (a race
+  // with another thread's fault, or a queued change) and the page is simply remapped; host
+  // ACCERR means the access exceeded the VMA's protection -> SEGV_ACCERR. Prefer this form.
+  Result<void> HandleFault(UserAddr addr, int host_si_code, int* si_code);
 
   // usermem::UserMemory: copies through the sentry's mapping of the memory file, faulting pages
   // in as needed and honouring VMA read/write permissions.
@@ -85,13 +101,36 @@ class MemoryManager : public usermem::UserMemory {
   Result<size_t> ZeroOut(UserAddr dst, size_t len) override;
 
   platform::AddressSpace& address_space();
+
+  // Where the loader puts the main stack: the top of the address space, above mmap_base().
+  UserAddr stack_top() const;
+  // Top-down mmap placement starts below this (stack_top() minus a 128 MiB gap).
+  UserAddr mmap_base() const;
+  // RLIMIT_STACK: how far a MAP_GROWSDOWN VMA may grow (default 8 MiB).
+  void SetStackLimit(uint64_t bytes);
+  // Names the VMAs in [addr, addr+len) for DebugMaps ("[stack]", "[vdso]", "[anon:x]" for
+  // PR_SET_VMA_ANON_NAME), splitting as needed. ENOMEM if part of the range is unmapped.
+  Result<void> SetVmaName(UserAddr addr, uint64_t length, std::string name);
+  // Creates the main stack: a private anonymous read-write MAP_GROWSDOWN VMA named [stack]
+  // covering [top - initial_size, top); it grows on faults below it up to the stack limit.
+  Result<void> MapStack(UserAddr top, uint64_t initial_size);
+  // True if every page of [addr, addr+len) lies in some VMA (msync/mlock ENOMEM checks).
+  bool IsRangeMapped(UserAddr addr, uint64_t length) const;
+  // mincore(2) for pages [addr, addr + npages*4096): out[i] = 1 if the page is backed.
+  // ENOMEM if some page is unmapped, with *out holding the results for the pages before it
+  // (Linux fills the vector up to the hole). Callers chunk `npages` (<= 65536, else EINVAL).
+  Result<void> Mincore(UserAddr addr, uint64_t npages, std::vector<uint8_t>* out) const;
+  // The current program break (brk(0)).
+  UserAddr brk() const;
   // A description of the VMAs, /proc/<pid>/maps format.
   std::string DebugMaps() const;
   // Bytes of guest memory currently mapped (for tests and sysinfo).
   uint64_t resident_bytes() const;
 
- private:
+  // Defined in sentry/mm/mm_internal.h; only sentry/mm uses it.
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,190 @@
+// Internals of the MemoryManager, shared by its facet files (vma.cc, mm.cc, mm_remap.cc,
+// mm_fault.cc). Not for use outside sentry/mm.
+//
+// Data model (mirrors Linux mm_struct + vm_area_struct, and gVisor's vmas/pmas split):
+// - `vmas`: what the guest asked for. Non-overlapping page-aligned [start, end) intervals keyed
+//   by start, each with protection, max protection, sharing and its backing (anonymous, a
+//   SharedAnon object for MAP_SHARED|MAP_ANONYMOUS, or a file + offset).
+// - `pmas`: which guest pages are backed, and by which memory-file range. Invariants: every
+//   pma lies inside one VMA (operations split pmas at VMA boundaries before changing VMAs);
+//   every pma is mapped into the platform AddressSpace with its VMA's protection; an `owned`
+//   pma's memory-file range belongs to this MM alone (freed when the pma goes), a non-owned
+//   one belongs to a SharedAnon object (freed when the object dies).
+//
+// Lock order: MemoryManager::Impl::mu -> SharedAnon::mu -> MemoryFile (leaf).
+// File reads for private file mappings (FileDescription::PRead) happen with Impl::mu held:
+// files never call back into the MM, so this cannot deadlock; it only serialises faults of
+// one address space behind file I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "fs/file.h"
+#include "sentry/mm/mm.h"
+
+namespace sbx::mm::internal {
+
+inline constexpr uint64_t kPage = usermem::kPageSize;
+inline constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
+inline constexpr int kProtRWX = 7;
+// Linux stack_guard_gap: 256 pages kept free below a MAP_GROWSDOWN VMA.
+inline constexpr uint64_t kStackGuardGap = 256 * kPage;
+// Linux MIN_GAP between mmap_base and the top of the address space (room for the stack).
+inline constexpr uint64_t kMmapBaseGap = 128ull << 20;
+// Linux sysctl vm.max_map_count default.
+inline constexpr size_t kMaxMapCount = 65530;
+// Pages mapped around a faulting page (aligned window), limited to the VMA and to unbacked
+// pages.
+inline constexpr uint64_t kFaultAroundPages = 16;
+
+constexpr uint64_t PageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
+constexpr uint64_t PageDown(uint64_t v) { return v & ~(kPage - 1); }
+
+// The memory of one MAP_SHARED|MAP_ANONYMOUS mapping (Linux: the shmem file behind it).
+// Shared by every VMA (and, after fork, every MM) that maps it; pages are allocated on first
+// touch and freed when the object dies. Thread-safe.
+class SharedAnon {
+ public:
+  SharedAnon(MemoryFile& mf, uint64_t size) : mf_(mf), size_(size) {}
+  ~SharedAnon();
+  // Object size in bytes: pages at or past it are beyond "EOF" (SIGBUS, as on Linux).
+  uint64_t size() const { return size_; }
+  // Returns the memory-file offsets of pages [first, first+count) (page indices), allocating
+  // zeroed pages for those not yet present. ENOMEM when the memory file is exhausted.
+  Result<void> GetPages(uint64_t first, uint64_t count, std::vector<uint64_t>* offsets);
+  // True if page `index` is allocated (mincore).
+  bool HasPage(uint64_t index) const;
+
+ private:
+  MemoryFile& mf_;
+  const uint64_t size_;
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, uint64_t> pages_ ABSL_GUARDED_BY(mu_);  // page index -> memfile offset
+};
+
+struct Vma {
+  uint64_t start = 0, end = 0;
+  int prot = 0;     // PROT_READ|PROT_WRITE|PROT_EXEC currently granted
+  int maxprot = 0;  // what mprotect may grant (Linux VM_MAY*)
+  bool shared = false;     // MAP_SHARED
+  bool growsdown = false;  // MAP_GROWSDOWN (anonymous only)
+  bool dontfork = false, wipeonfork = false;  // madvise flags, for fork
+  std::shared_ptr<fs::FileDescription> file;  // file mapping, else null
+  std::shared_ptr<SharedAnon> shm;            // MAP_SHARED|MAP_ANONYMOUS, else null
+  uint64_t offset = 0;  // byte offset of `start` in `file` or `shm`
+  std::string name;     // DebugMaps name: "[heap]", "[stack]", ...
+
+  bool anonymous_private() const { return !file && !shm; }
+  // Byte offset of guest address `addr` (inside the VMA) in the backing object.
+  uint64_t OffsetOf(uint64_t addr) const { return offset + (addr - start); }
+};
+
+struct Pma {
+  uint64_t end = 0;
+  uint64_t mf_off = 0;  // memory-file offset of the pma's first page
+  bool owned = true;    // this MM frees the range when the pma goes
+};
+
+using VmaMap = std::map<uint64_t, Vma>;  // keyed by start
+using PmaMap = std::map<uint64_t, Pma>;  // keyed by start
+
+}  // namespace sbx::mm::internal
+
+namespace sbx::mm {
+
+struct MemoryManager::Impl {
+  using Vma = internal::Vma;
+  using Pma = internal::Pma;
+  using VmaMap = internal::VmaMap;
+  using PmaMap = internal::PmaMap;
+
+  Impl(MemoryFile& m, std::unique_ptr<platform::AddressSpace> a, uint64_t lo, uint64_t hi);
+
+  MemoryFile& mf;
+  std::unique_ptr<platform::AddressSpace> as;
+  const uint64_t min_addr, max_addr;  // page aligned, min < max
+  const uint64_t stack_top_addr, mmap_base_addr;
+
+  mutable absl::Mutex mu;
+  VmaMap vmas ABSL_GUARDED_BY(mu);
+  PmaMap pmas ABSL_GUARDED_BY(mu);
+  uint64_t resident ABSL_GUARDED_BY(mu) = 0;  // bytes covered by pmas
+  uint64_t brk_start ABSL_GUARDED_BY(mu) = 0, brk_cur ABSL_GUARDED_BY(mu) = 0;
+  uint64_t stack_limit ABSL_GUARDED_BY(mu) = 8ull << 20;
+  // HandleFault without a host si_code: the backed page it last remapped (see mm_fault.cc).
+  uint64_t last_remapped_page ABSL_GUARDED_BY(mu) = UINT64_MAX;
+
+  // ---- VMA map (vma.cc) ----
+  // The VMA containing addr, or vmas.end().
+  VmaMap::iterator FindVmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  VmaMap::const_iterator FindVmaLocked(uint64_t addr) const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // The first VMA with end > addr (Linux find_vma), or vmas.end().
+  VmaMap::iterator FirstVmaAfterLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  VmaMap::const_iterator FirstVmaAfterLocked(uint64_t addr) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Splits the VMA strictly containing addr (if any) into [start, addr) and [addr, end).
+  void SplitVmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Merges `it` with compatible neighbours (vma_merge). Returns the merged VMA.
+  VmaMap::iterator MergeVmaLocked(VmaMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Merges every VMA touching [start, end) with its neighbours.
+  void MergeRangeLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // True if no VMA intersects [start, end).
+  bool RangeEmptyLocked(uint64_t start, uint64_t end) const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // True if [start, end) is free including the guard gap below a growsdown VMA above it
+  // (Linux vm_start_gap), so a non-fixed mapping may go there.
+  bool RangeFreeForPlacementLocked(uint64_t start, uint64_t end) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Finds a free range of `len` bytes in [low, high), highest first or lowest first.
+  Result<uint64_t> FindGapLocked(uint64_t len, uint64_t low, uint64_t high, bool topdown) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Chooses the address for a non-fixed mapping (arch_get_unmapped_area_topdown).
+  Result<uint64_t> ChooseAddressLocked(uint64_t hint, uint64_t len, bool map32) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Removes all VMAs (splitting the edge ones) and pmas in [start, end).
+  void RemoveRangeLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Inserts a VMA into a range known to be empty, then merges it with its neighbours.
+  VmaMap::iterator InsertVmaLocked(Vma v) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // ---- pmas (vma.cc) ----
+  void SplitPmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The pma containing addr, or pmas.end().
+  PmaMap::iterator FindPmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  PmaMap::const_iterator FindPmaLocked(uint64_t addr) const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // Records [start, end) -> mf_off (merging with contiguous neighbours). Does not map.
+  void InsertPmaLocked(uint64_t start, uint64_t end, uint64_t mf_off, bool owned)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Drops the pmas in [start, end): frees owned memory and unmaps the pages from the
+  // address space.
+  void DropPmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Re-maps the backed pages of [start, end) with `prot` (mprotect).
+  Result<void> RemapPmasLocked(uint64_t start, uint64_t end, int prot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Moves the pmas of [from, from+len) to [to, to+len) and updates the address space.
+  Result<void> MovePmasLocked(uint64_t from, uint64_t to, uint64_t len, int prot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // ---- faults (mm_fault.cc) ----
+  // Backs and maps every unbacked page of [start, end), which lies inside `vma`. On error
+  // (ENOMEM, EIO = past the end of the file/object, or a file read error) the pages before
+  // the failing one stay backed.
+  Result<void> BackRangeLocked(const Vma& vma, uint64_t start, uint64_t end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // First byte past the backing object's end, as a guest address in `vma` (files: rounded
+  // up to a page), or vma.end if the object covers the whole VMA.
+  Result<uint64_t> BackingEndLocked(const Vma& vma) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Grows the growsdown VMA `it` down to cover PageDown(addr) if Linux would.
+  bool GrowStackLocked(VmaMap::iterator it, uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Shared by the copy routines: walks [addr, addr+len), faulting pages in and checking
+  // `need_write`, calling fn(host pointer, offset in request, length) for each accessible run.
+  template <typename Fn>
+  Result<size_t> AccessLocked(uint64_t addr, size_t len, bool need_write, Fn fn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+};
+
+}  // namespace sbx::mm
