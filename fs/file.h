@@ -6,6 +6,7 @@
 // to/from guest memory. Blocking operations check `Interruptible` so signals can end them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -17,6 +18,7 @@
 namespace sbx::fs {
 
 class Dentry;
+struct Mount;
 
 // File attributes, the union of what stat(2) and statx(2) report.
 struct Attr {
@@ -57,6 +59,9 @@ class FileDescription : public std::enable_shared_from_this<FileDescription> {
 
   // The dentry this description was opened from (null for anonymous files like pipes).
   const std::shared_ptr<Dentry>& dentry() const { return dentry_; }
+  // The mount the dentry was reached through (set by the VFS at open; null if anonymous).
+  const std::shared_ptr<Mount>& mount() const { return mount_; }
+  void set_mount(std::shared_ptr<Mount> m) { mount_ = std::move(m); }
   // Status flags (O_APPEND, O_NONBLOCK, ...) and access mode (O_RDONLY/O_WRONLY/O_RDWR).
   uint32_t flags() const { return flags_; }
   void set_status_flags(uint32_t f);  // changes only the F_SETFL-settable bits
@@ -66,7 +71,8 @@ class FileDescription : public std::enable_shared_from_this<FileDescription> {
  protected:
   FileDescription(std::shared_ptr<Dentry> d, uint32_t flags) : dentry_(std::move(d)), flags_(flags) {}
   std::shared_ptr<Dentry> dentry_;
-  uint32_t flags_;
+  std::shared_ptr<Mount> mount_;
+  std::atomic<uint32_t> flags_;  // F_SETFL may race with readers in other threads
 };
 
 }  // namespace sbx::fs
