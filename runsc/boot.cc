@@ -65,11 +65,11 @@ std::string EnvValue(const std::vector<std::string>& env, std::string_view key) 
 
 // execvp-style lookup of `prog` inside the guest's filesystem. Returns the path to exec, or
 // the errno that explains why none works (the last EACCES wins over ENOENT, like execvp).
-Result<std::string> ResolveProgram(fs::VFS& vfs, fs::FSContext& ctx, const std::string& prog,
-                                   const std::vector<std::string>& env) {
+Result<std::string> ResolveProgram(fs::VFS& vfs, fs::FSContext& ctx, const fs::Creds& creds,
+                                   const std::string& prog, const std::vector<std::string>& env) {
   if (prog.empty()) return Errno::kENOENT;
   if (prog.find('/') != std::string::npos) {
-    TRY(vfs.OpenForExec(ctx, prog));
+    TRY(vfs.OpenForExec(ctx, creds, prog));
     return prog;
   }
   std::string path = EnvValue(env, "PATH");
@@ -77,7 +77,7 @@ Result<std::string> ResolveProgram(fs::VFS& vfs, fs::FSContext& ctx, const std::
   Errno last = Errno::kENOENT;
   for (auto dir : absl::StrSplit(path, ':')) {
     std::string cand = absl::StrCat(dir.empty() ? "." : dir, "/", prog);
-    auto f = vfs.OpenForExec(ctx, cand);
+    auto f = vfs.OpenForExec(ctx, creds, cand);
     if (f.ok()) return cand;
     if (f.error() == Errno::kEACCES) last = Errno::kEACCES;
   }
@@ -148,7 +148,8 @@ int BootMain(const std::vector<std::string>& args) {
       return Fail(absl::StrCat("--cwd ", init.cwd, ": ", strerror(static_cast<int>(r.error()))));
     init.cwd = "/";
   }
-  auto path = ResolveProgram(**vfs, *ctx, prog, init.envp);
+  fs::Creds creds{init.creds.fsuid, init.creds.fsgid, init.creds.groups};
+  auto path = ResolveProgram(**vfs, *ctx, creds, prog, init.envp);
   if (!path.ok()) {
     Errno e = path.error();
     return Fail(absl::StrCat(prog, ": ", strerror(static_cast<int>(e))),

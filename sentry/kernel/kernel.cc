@@ -81,7 +81,10 @@ Result<int> Kernel::RunInit(const InitProcess& init) {
   aux.secure = false;
   loader::LoadOptions lopts;
   lopts.task_size = platform().max_user_address();
-  auto open = [&](const std::string& p) { return vfs().OpenForExec(*fsctx, p); };
+  lopts.stack_rlimit = 8ull << 20;  // RLIMIT_STACK default (DefaultRLimits)
+  mm->SetStackLimit(lopts.stack_rlimit);
+  fs::Creds creds{init.creds.fsuid, init.creds.fsgid, init.creds.groups};
+  auto open = [&](const std::string& p) { return vfs().OpenForExec(*fsctx, creds, p); };
   auto image = TRY(loader::LoadExecutable(*mm, open, args, aux, lopts));
 
   int32_t tid = AllocateTid();

@@ -116,8 +116,14 @@ void Task::HandleSyscall() {
 
 void Task::HandleFault(const platform::SwitchResult& r) {
   int si_code = 0;
-  auto res = mm_->HandleFault(usermem::UserAddr(r.fault_addr), &si_code);
+  auto res = mm_->HandleFault(usermem::UserAddr(r.fault_addr), r.si_code, &si_code);
   if (res.ok()) return;
+  if (res.error() == Errno::kENOMEM) {
+    // The memory file is exhausted: Linux's OOM killer would pick a victim; we kill the faulter.
+    kernel_.DebugLog(absl::StrFormat("task %d: out of memory at %#x", tid_, r.fault_addr));
+    DieOfSignal(SIGKILL, false);
+    return;
+  }
   int sig = r.signo == SIGBUS || res.error() == Errno::kEIO ? SIGBUS : SIGSEGV;
   kernel_.DebugLog(absl::StrFormat("task %d: fatal fault at %#x (si_code %d) rip=%#x", tid_,
                                    r.fault_addr, si_code, regs_.rip));

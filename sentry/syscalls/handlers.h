@@ -64,6 +64,11 @@ SBX_DECLARE_SYSCALL(Prctl);
 SBX_DECLARE_SYSCALL(RtSigaction); SBX_DECLARE_SYSCALL(RtSigprocmask);
 SBX_DECLARE_SYSCALL(Sigaltstack);
 
+// sys_creds.cc
+SBX_DECLARE_SYSCALL(Setuid); SBX_DECLARE_SYSCALL(Setgid); SBX_DECLARE_SYSCALL(Setreuid);
+SBX_DECLARE_SYSCALL(Setregid); SBX_DECLARE_SYSCALL(Setresuid); SBX_DECLARE_SYSCALL(Setresgid);
+SBX_DECLARE_SYSCALL(Setfsuid); SBX_DECLARE_SYSCALL(Setfsgid); SBX_DECLARE_SYSCALL(Setgroups);
+
 #undef SBX_DECLARE_SYSCALL
 
 // The dispatcher installed into the kernel (table.cc).

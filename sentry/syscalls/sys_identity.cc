@@ -49,6 +49,8 @@ Result<kernel::RLimit> DoPrlimit(Task& t, uint64_t resource, const abi::Rlimit64
     // Raising the hard limit needs CAP_SYS_RESOURCE: the sandbox's root has it.
     if (new_lim->rlim_max > old.max && t.creds().euid != 0) return Errno::kEPERM;
     tg.SetRLimit(res, kernel::RLimit{new_lim->rlim_cur, new_lim->rlim_max});
+    // The FD table enforces RLIMIT_NOFILE's soft limit for new descriptors.
+    if (res == abi::kRlimitNofile) t.fd_table().set_max_fds(new_lim->rlim_cur);
   }
   return old;
 }

@@ -26,6 +26,7 @@ constexpr const char kFs[] = "not yet implemented (file-system issue)";
 constexpr const char kNet[] = "not yet implemented (networking issue)";
 constexpr const char kProc[] = "not yet implemented (processes issue)";
 constexpr const char kCreds[] = "not yet implemented (credentials issue)";
+constexpr const char kCredsModel[] = "capabilities modelled as all (euid 0) or none";
 constexpr const char kMisc[] = "not yet implemented";
 constexpr const char kObsolete[] = "obsolete: removed from Linux, which returns ENOSYS too";
 constexpr const char kSched[] = "not yet implemented (scheduling policy issue)";
@@ -181,8 +182,8 @@ constexpr SyscallInfo kTable[] = {
     {102, "getuid", &SysGetuid, Support::kFull, Errno::kENOSYS, "", "", RetFormat::kInt},
     {103, "syslog", nullptr, Support::kError, Errno::kENOSYS, kMisc, "iPi", RetFormat::kInt},
     {104, "getgid", &SysGetgid, Support::kFull, Errno::kENOSYS, "", "", RetFormat::kInt},
-    {105, "setuid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "u", RetFormat::kInt},
-    {106, "setgid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "u", RetFormat::kInt},
+    {105, "setuid", SysSetuid, Support::kFull, Errno{}, kCredsModel, "u", RetFormat::kInt},
+    {106, "setgid", SysSetgid, Support::kFull, Errno{}, kCredsModel, "u", RetFormat::kInt},
     {107, "geteuid", &SysGeteuid, Support::kFull, Errno::kENOSYS, "", "", RetFormat::kInt},
     {108, "getegid", &SysGetegid, Support::kFull, Errno::kENOSYS, "", "", RetFormat::kInt},
     {109, "setpgid", nullptr, Support::kError, Errno::kENOSYS, kProc, "ii", RetFormat::kInt},
@@ -191,18 +192,18 @@ constexpr SyscallInfo kTable[] = {
     {111, "getpgrp", &SysGetpgrp, Support::kPartial, Errno::kENOSYS,
      "single session: pgid = sid = init tgid until the processes issue", "", RetFormat::kInt},
     {112, "setsid", nullptr, Support::kError, Errno::kENOSYS, kProc, "", RetFormat::kInt},
-    {113, "setreuid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "uu", RetFormat::kInt},
-    {114, "setregid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "uu", RetFormat::kInt},
+    {113, "setreuid", SysSetreuid, Support::kFull, Errno{}, kCredsModel, "uu", RetFormat::kInt},
+    {114, "setregid", SysSetregid, Support::kFull, Errno{}, kCredsModel, "uu", RetFormat::kInt},
     {115, "getgroups", &SysGetgroups, Support::kFull, Errno::kENOSYS, "", "iP", RetFormat::kInt},
-    {116, "setgroups", nullptr, Support::kError, Errno::kENOSYS, kCreds, "zP", RetFormat::kInt},
-    {117, "setresuid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "uuu", RetFormat::kInt},
+    {116, "setgroups", SysSetgroups, Support::kFull, Errno{}, kCredsModel, "zP", RetFormat::kInt},
+    {117, "setresuid", SysSetresuid, Support::kFull, Errno{}, kCredsModel, "uuu", RetFormat::kInt},
     {118, "getresuid", &SysGetresuid, Support::kFull, Errno::kENOSYS, "", "PPP", RetFormat::kInt},
-    {119, "setresgid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "uuu", RetFormat::kInt},
+    {119, "setresgid", SysSetresgid, Support::kFull, Errno{}, kCredsModel, "uuu", RetFormat::kInt},
     {120, "getresgid", &SysGetresgid, Support::kFull, Errno::kENOSYS, "", "PPP", RetFormat::kInt},
     {121, "getpgid", &SysGetpgid, Support::kPartial, Errno::kENOSYS,
      "single session: pgid = sid = init tgid until the processes issue", "i", RetFormat::kInt},
-    {122, "setfsuid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "u", RetFormat::kInt},
-    {123, "setfsgid", nullptr, Support::kError, Errno::kENOSYS, kCreds, "u", RetFormat::kInt},
+    {122, "setfsuid", SysSetfsuid, Support::kFull, Errno{}, kCredsModel, "u", RetFormat::kInt},
+    {123, "setfsgid", SysSetfsgid, Support::kFull, Errno{}, kCredsModel, "u", RetFormat::kInt},
     {124, "getsid", &SysGetsid, Support::kPartial, Errno::kENOSYS,
      "single session: pgid = sid = init tgid until the processes issue", "i", RetFormat::kInt},
     {125, "capget", nullptr, Support::kError, Errno::kENOSYS, kCreds, "PP", RetFormat::kInt},
