@@ -79,6 +79,7 @@ absl::Status InstallSeccomp(bool read_only) {
   allow(SCMP_SYS(newfstatat));
   allow(SCMP_SYS(fstat));
   allow(SCMP_SYS(readlinkat));
+  allow(SCMP_SYS(fstatfs));  // server.cc refuses host kernel filesystems by f_type
   allow(SCMP_SYS(getdents64));
   allow(SCMP_SYS(lseek));
   allow(SCMP_SYS(close));

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -159,6 +160,38 @@ class Server {
     return true;
   }
 
+  // A rootfs of "/" carries the host's /proc, /sys and other kernel filesystems as submounts.
+  // They describe the host (its processes, devices, cgroups), so they are never served: the
+  // sentry provides its own /proc, /sys and /dev. The mount point itself can be walked to (the
+  // sentry mounts over it), but nothing in it is walked, listed or opened: EACCES, as for a
+  // directory we may not search.
+  static int RefuseKernelFilesystem(int fd) {
+    struct statfs sfs;
+    if (fstatfs(fd, &sfs) != 0) return errno;
+    switch (static_cast<uint64_t>(sfs.f_type)) {
+      case 0x9fa0:      // PROC_SUPER_MAGIC
+      case 0x62656572:  // SYSFS_MAGIC
+      case 0x1cd1:      // DEVPTS_SUPER_MAGIC
+      case 0x64626720:  // DEBUGFS_MAGIC
+      case 0x74726163:  // TRACEFS_MAGIC
+      case 0x73636673:  // SECURITYFS_MAGIC
+      case 0xf97cff8c:  // SELINUX_MAGIC
+      case 0x27e0eb:    // CGROUP_SUPER_MAGIC
+      case 0x63677270:  // CGROUP2_SUPER_MAGIC
+      case 0xcafe4a11:  // BPF_FS_MAGIC
+      case 0x6165676c:  // PSTOREFS_MAGIC
+      case 0xde5e81e4:  // EFIVARFS_MAGIC
+      case 0x62656570:  // CONFIGFS_MAGIC
+      case 0x65735543:  // FUSE_CTL_SUPER_MAGIC
+      case 0x42494e4d:  // BINFMTFS_MAGIC
+      case 0x19800202:  // MQUEUE_MAGIC
+      case 0x6e736673:  // NSFS_MAGIC
+        return EACCES;
+      default:
+        return 0;
+    }
+  }
+
   // The live (not released) node `id`, or nullptr.
   Node* Find(NodeId id) {
     auto it = nodes_.find(id);
@@ -170,6 +203,7 @@ class Server {
     Node* dir = Find(r.dir());
     if (dir == nullptr) return EBADF;
     if (int e = wire::CheckName(r.name()); e != 0) return e;
+    if (int e = RefuseKernelFilesystem(dir->fd.get()); e != 0) return e;
     UniqueFd fd(openat(dir->fd.get(), r.name().c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return errno;
     struct stat st;
@@ -212,6 +246,7 @@ class Server {
   int Open(const wire::OpenRequest& r, UniqueFd* donated) {
     Node* n = Find(r.node());
     if (n == nullptr) return EBADF;
+    if (int e = RefuseKernelFilesystem(n->fd.get()); e != 0) return e;
     uint32_t flags = r.flags();
     if ((flags & ~kOpenAllowedFlags) != 0 || (flags & O_ACCMODE) == O_ACCMODE) return EINVAL;
     bool write_intent = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
@@ -256,6 +291,7 @@ class Server {
   int ReadDir(const wire::ReadDirRequest& r, wire::ReadDirResponse* out) {
     Node* n = Find(r.dir());
     if (n == nullptr) return EBADF;
+    if (int e = RefuseKernelFilesystem(n->fd.get()); e != 0) return e;
     UniqueFd fd(openat(n->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return errno;
     if (r.cookie() != 0 &&
