@@ -99,6 +99,20 @@ def main():
         os.close(w)
     guest_ok(h, "no host descriptors in the guest", res)
 
+    # 5. The host's kernel filesystems never show through a rootfs of "/": the guest's /proc
+    #    and /sys are the sentry's (empty until procfs/sysfs land), never the host's, so no
+    #    host process, cmdline or kernel setting is visible.
+    host_pids = sorted(n for n in os.listdir("/proc") if n.isdigit())
+    res = h.sandbox(["/bin/ls", "-a", "/proc", "/sys"])
+    listed = res.stdout.decode(errors="replace").split()
+    leaked = [n for n in listed if n.isdigit() or n in ("kernel", "devices", "cmdline", "class")]
+    h.check("host /proc and /sys are not visible", not leaked and len(host_pids) > 0,
+            "guest listed %r" % leaked)
+    for path in ("/proc/1/cmdline", "/proc/version", "/sys/kernel/hostname"):
+        res = h.sandbox(["/bin/cat", path])
+        h.check("host %s is not readable" % path, res.returncode != 0,
+                "exit %r stdout %s" % (res.returncode, show(res.stdout)))
+
     return h.finish()
 
 
