@@ -37,6 +37,41 @@ class Interruptible {
   virtual bool Interrupted() const = 0;
 };
 
+class SharedMappable;
+
+// Told by a SharedMappable when pages that some address space may map go away (truncate,
+// hole punch): the observer must drop its mappings of them before the call returns, so that
+// the next touch faults (and, past EOF, raises SIGBUS). Called with none of the file's locks
+// held, from any thread.
+class MappingObserver {
+ public:
+  virtual ~MappingObserver() = default;
+  // Drop every mapping of file bytes [off, off + len) of `src` (page aligned; len may be
+  // UINT64_MAX - off for "to the end").
+  virtual void InvalidateMappings(const SharedMappable* src, uint64_t off, uint64_t len) = 0;
+};
+
+// A file whose data lives in the sandbox's memory file, so MAP_SHARED mappings can map its
+// own pages (Linux: a page-cache-backed address_space, as in shmem). The file owns the pages;
+// mappers never free them. Lock order: the mapper's lock (MemoryManager) -> the file's locks.
+class SharedMappable {
+ public:
+  virtual ~SharedMappable() = default;
+  struct Run {
+    uint64_t mf_off = 0;  // memory-file offset of the first byte
+    uint64_t len = 0;     // page multiple, > 0
+  };
+  // The memory-file pages backing file bytes starting at `file_off` (page aligned), up to
+  // `max_len` bytes (page multiple) contiguous in the memory file, allocating zero pages for
+  // holes below i_size. EIO if `file_off` is at or past EOF (SIGBUS); ENOMEM / ENOSPC when
+  // no page can be allocated.
+  virtual Result<Run> MapPages(uint64_t file_off, uint64_t max_len) = 0;
+  // Registers `o` for invalidations (idempotent; expired observers are pruned). A mapper
+  // must register before its first MapPages call.
+  virtual void AddMapping(std::weak_ptr<MappingObserver> o) = 0;
+  virtual void RemoveMapping(const MappingObserver* o) = 0;
+};
+
 class FileDescription : public std::enable_shared_from_this<FileDescription> {
  public:
   virtual ~FileDescription() = default;
@@ -56,6 +91,9 @@ class FileDescription : public std::enable_shared_from_this<FileDescription> {
   }
   // For mmap: true if the file's contents can be mapped (regular files).
   virtual bool Mappable() const { return false; }
+  // For MAP_SHARED: the file's shared pages, or null (then shared mappings are private
+  // snapshots taken at fault time and cannot be writable).
+  virtual SharedMappable* shared_mappable() { return nullptr; }
 
   // The dentry this description was opened from (null for anonymous files like pipes).
   const std::shared_ptr<Dentry>& dentry() const { return dentry_; }

@@ -7,16 +7,10 @@
 
 #include "fs/dev/dev.h"
 #include "fs/tmpfs/tmpfs.h"
+#include "fs/vfs_walk.h"
 
 namespace sbx::fs {
 
-namespace {
-bool IsDir(uint32_t mode) { return (mode & abi::kS_IFMT) == abi::kS_IFDIR; }
-bool IsLnk(uint32_t mode) { return (mode & abi::kS_IFMT) == abi::kS_IFLNK; }
-bool IsReg(uint32_t mode) { return (mode & abi::kS_IFMT) == abi::kS_IFREG; }
-// The file types whose writes a read-only mount refuses (sb_permission()).
-bool RoChecked(uint32_t mode) { return IsReg(mode) || IsDir(mode) || IsLnk(mode); }
-}  // namespace
 
 bool Creds::InGroup(uint32_t g) const {
   return g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
@@ -95,136 +89,10 @@ uint32_t FSContext::SwapUmask(uint32_t m) {
   return old;
 }
 
-// ---- Walker ----
-
-struct VFS::Parent {
-  enum Type { kNormal, kDot, kDotDot, kRoot };
-  VirtualDentry dir;
-  std::string last;
-  Type type = kNormal;
-  bool trailing_slash = false;
-};
-
-struct VFS::Walker {
-  VFS& vfs;
-  const Creds& creds;
-  VirtualDentry root;
-  int links = 0;
-
-  Result<void> MayLookup(const VirtualDentry& d) {
-    Attr a = TRY(d.dentry->inode()->Stat());
-    if (!IsDir(a.mode)) return Errno::kENOTDIR;
-    return CheckPermission(a, creds, kMayExec);
-  }
-
-  // Looks up `name` in `dir` (dentry cache first). If `dir_locked`, the caller holds
-  // dir.dentry->dir_mu_.
-  Result<VirtualDentry> Child(const VirtualDentry& dir, std::string_view name,
-                              bool dir_locked = false) {
-    auto d = dir.dentry->CachedChild(name);
-    if (!d) {
-      if (!dir_locked) dir.dentry->dir_mu_.ReaderLock();
-      d = dir.dentry->CachedChild(name);
-      if (!d) {
-        auto inode = dir.dentry->inode()->Lookup(name);
-        if (inode.ok()) {
-          d = dir.dentry->InsertChild(
-              std::make_shared<Dentry>(dir.dentry, std::string(name), std::move(*inode)));
-        } else {
-          if (!dir_locked) dir.dentry->dir_mu_.ReaderUnlock();
-          return inode.error();
-        }
-      }
-      if (!dir_locked) dir.dentry->dir_mu_.ReaderUnlock();
-    }
-    return vfs.CrossMounts(VirtualDentry{dir.mount, std::move(d)});
-  }
-
-  VirtualDentry DotDot(VirtualDentry vd) {
-    for (;;) {
-      if (vd == root) return vd;
-      if (vd.dentry == vd.mount->root) {
-        if (!vd.mount->parent) return vd;
-        vd = VirtualDentry{vd.mount->parent, vd.mount->mountpoint};
-        continue;
-      }
-      auto up = vd.dentry->parent() ? vd.dentry->parent() : vd.dentry;
-      return vfs.CrossMounts(VirtualDentry{vd.mount, up});
-    }
-  }
-
-  Result<VirtualDentry> FollowLink(const VirtualDentry& dir, const VirtualDentry& link) {
-    if (++links > kMaxSymlinks) return Errno::kELOOP;
-    std::string target = TRY(link.dentry->inode()->Readlink());
-    if (target.empty()) return Errno::kENOENT;
-    return Resolve(dir, target, /*follow=*/true);
-  }
-
-  Result<VirtualDentry> Step(const VirtualDentry& dir, std::string_view comp, bool follow) {
-    if (comp == ".") return dir;
-    if (comp == "..") return DotDot(dir);
-    VirtualDentry child = TRY(Child(dir, comp));
-    if (follow) {
-      Attr a = TRY(child.dentry->inode()->Stat());
-      if (IsLnk(a.mode)) return FollowLink(dir, child);
-    }
-    return child;
-  }
-
-  // Walks every component but the last (link_path_walk). `path` is non-empty.
-  Result<Parent> WalkParent(const VirtualDentry& start, std::string_view path) {
-    if (path.empty()) return Errno::kENOENT;
-    VirtualDentry cur = start;
-    size_t i = 0, n = path.size();
-    Parent p;
-    if (path[0] == '/') {
-      cur = root;
-      while (i < n && path[i] == '/') ++i;
-      if (i == n) {
-        p.dir = cur;
-        p.type = Parent::kRoot;
-        return p;
-      }
-    }
-    for (;;) {
-      size_t j = path.find('/', i);
-      if (j == std::string_view::npos) j = n;
-      std::string_view comp = path.substr(i, j - i);
-      if (comp.size() > kNameMax) return Errno::kENAMETOOLONG;
-      size_t k = j;
-      while (k < n && path[k] == '/') ++k;
-      TRY(MayLookup(cur));
-      if (k == n) {
-        p.dir = cur;
-        p.last = std::string(comp);
-        p.type = comp == "." ? Parent::kDot : comp == ".." ? Parent::kDotDot : Parent::kNormal;
-        p.trailing_slash = j < n;
-        return p;
-      }
-      cur = TRY(Step(cur, comp, /*follow=*/true));
-      i = k;
-    }
-  }
-
-  Result<VirtualDentry> Finish(const Parent& p, bool follow) {
-    if (p.type == Parent::kRoot) return p.dir;
-    VirtualDentry vd = TRY(Step(p.dir, p.last, follow || p.trailing_slash));
-    if (p.trailing_slash) {
-      Attr a = TRY(vd.dentry->inode()->Stat());
-      if (!IsDir(a.mode)) return Errno::kENOTDIR;
-    }
-    return vd;
-  }
-
-  Result<VirtualDentry> Resolve(const VirtualDentry& start, std::string_view path, bool follow) {
-    Parent p = TRY(WalkParent(start, path));
-    return Finish(p, follow);
-  }
-};
-
 // ---- VFS ----
 
-Result<std::unique_ptr<VFS>> VFS::NewWithRoot(const RootFactory& make_root) {
+Result<std::unique_ptr<VFS>> VFS::NewWithRoot(const RootFactory& make_root,
+                                              mm::MemoryFile* memfile) {
   std::unique_ptr<VFS> v(new VFS());
   auto [fs, root_inode] = TRY(make_root(v->NewAnonDev()));
   auto root = std::make_shared<Mount>();
@@ -250,9 +118,10 @@ Result<std::unique_ptr<VFS>> VFS::NewWithRoot(const RootFactory& make_root) {
     TRY(v->MountAt(*at, std::move(f), std::move(r)));
     return Ok();
   };
-  auto tmp = std::make_shared<tmpfs::TmpfsFilesystem>(v->NewAnonDev());
+  auto tmp = std::make_shared<tmpfs::TmpfsFilesystem>(v->NewAnonDev(), uint64_t{1} << 30,
+                                                      "tmpfs", memfile);
   TRY(mount_on("tmp", tmp, tmp->NewRoot(01777, 0, 0)));
-  auto [devfs, devroot] = dev::NewDevfs(v->NewAnonDev());
+  auto [devfs, devroot] = dev::NewDevfs(v->NewAnonDev(), memfile);
   TRY(mount_on("dev", devfs, devroot));
   return v;
 }
@@ -501,18 +370,6 @@ Result<FSStat> VFS::StatFSAt(const PathCtx& c, std::string_view path) {
   return s;
 }
 
-namespace {
-// may_delete(): write+search on the directory, sticky-bit ownership, type checks.
-Result<void> MayDelete(const Attr& dir, const Attr& victim, const Creds& c, bool want_dir) {
-  TRY(CheckPermission(dir, c, kMayWrite | kMayExec));
-  if ((dir.mode & abi::kS_ISVTX) && c.uid != 0 && c.uid != victim.uid && c.uid != dir.uid) {
-    return Errno::kEPERM;
-  }
-  if (want_dir && !IsDir(victim.mode)) return Errno::kENOTDIR;
-  if (!want_dir && IsDir(victim.mode)) return Errno::kEISDIR;
-  return Ok();
-}
-}  // namespace
 
 Result<void> VFS::MkdirAt(const PathCtx& c, int dirfd, std::string_view path, uint32_t mode) {
   if (path.size() >= kPathMax) return Errno::kENAMETOOLONG;
@@ -629,7 +486,7 @@ Result<void> VFS::Fchdir(const PathCtx& c, int fd) {
 }
 
 std::string VFS::PathOf(const VirtualDentry& root, const VirtualDentry& start) {
-  std::vector<const std::string*> parts;
+  std::vector<std::string> parts;
   VirtualDentry vd = start;
   for (;;) {
     if (vd == root) break;
@@ -638,15 +495,16 @@ std::string VFS::PathOf(const VirtualDentry& root, const VirtualDentry& start) {
       vd = VirtualDentry{vd.mount->parent, vd.mount->mountpoint};
       continue;
     }
-    parts.push_back(&vd.dentry->name());
-    if (!vd.dentry->parent()) break;
-    vd.dentry = vd.dentry->parent();
+    parts.push_back(vd.dentry->name());
+    auto up = vd.dentry->parent();
+    if (!up) break;
+    vd.dentry = std::move(up);
   }
   if (parts.empty()) return "/";
   std::string out;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
     out += '/';
-    out += **it;
+    out += *it;
   }
   return out;
 }

@@ -12,9 +12,13 @@
 // Ownership: children hold their parent strongly and a parent's cache holds its children
 // strongly; VFS::~VFS breaks these cycles by clearing every cache.
 //
-// Lock order: Dentry::dir_mu_ (the parent directory, Linux i_rwsem; never two at once) ->
-// Dentry::mu_ (child cache) -> filesystem inode locks (leaf) ; VFS::mu_ (mount table) and
-// FSContext::mu are leaves.
+// Lock order: VFS::rename_mu_ (Linux s_vfs_rename_mutex) -> Dentry::dir_mu_ (the parent
+// directory, Linux i_rwsem; two at once only under rename_mu_, in address order) ->
+// Dentry::mu_ (child cache) -> filesystem inode locks -> Inode::flock_mu_ (leaf);
+// Dentry::name_mu_, VFS::mu_ (mount table) and FSContext::mu are leaves.
+//
+// Renames move dentries: a dentry's parent and name change only under VFS::rename_mu_ and
+// both directories' dir_mu_, and are read through parent()/name() (copies under name_mu_).
 #pragma once
 
 #include <atomic>
@@ -34,6 +38,8 @@
 #include "sentry/abi/result.h"
 
 namespace sbx::gofer { class Client; }
+
+namespace sbx::mm { class MemoryFile; }
 
 namespace sbx::fs {
 
@@ -87,6 +93,49 @@ class Filesystem {
 
 class Inode;
 
+// Attribute changes for Inode::SetAttr (chmod, chown, utimes, truncate). The VFS has done the
+// permission checks and resolved "now"; the filesystem applies them and sets ctime to now.
+inline constexpr uint32_t kSetMode = 1, kSetUid = 2, kSetGid = 4, kSetSize = 8, kSetAtime = 16,
+                          kSetMtime = 32;
+struct AttrChange {
+  uint32_t mask = 0;
+  uint32_t mode = 0;  // permission bits only (07777)
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0;
+  int64_t atime_sec = 0, mtime_sec = 0;
+  uint32_t atime_nsec = 0, mtime_nsec = 0;
+};
+
+// renameat2 flags.
+inline constexpr uint32_t kRenameNoReplace = 1, kRenameExchange = 2, kRenameWhiteout = 4;
+// setxattr flags.
+inline constexpr int kXattrCreate = 1, kXattrReplace = 2;
+// fallocate modes.
+inline constexpr int kFallocKeepSize = 1, kFallocPunchHole = 2;
+
+// flock(2) locks of one inode, owned by open file descriptions (fs/locks.c flock_lock_inode).
+// An owner is tracked through a weak pointer: once its last reference is gone (the last
+// close), its lock no longer counts and is purged at the next operation.
+class FlockTable {
+ public:
+  // LOCK_SH (shared=true) or LOCK_EX for `owner`; converting first drops the old lock, as
+  // Linux does. EAGAIN (EWOULDBLOCK) if `nonblock` and another description holds a
+  // conflicting lock; otherwise waits, polling CurrentInterruptible() (ERESTARTSYS).
+  Result<void> Lock(const std::shared_ptr<FileDescription>& owner, bool shared, bool nonblock);
+  // LOCK_UN.
+  void Unlock(const FileDescription* owner);
+
+ private:
+  struct Holder {
+    std::weak_ptr<FileDescription> owner;
+    bool shared;
+  };
+  void PurgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::map<const FileDescription*, Holder> holders_ ABSL_GUARDED_BY(mu_);
+};
+
 // Open flags decoded once by the VFS and handed to Inode::Open.
 struct OpenRequest {
   uint32_t flags = 0;  // f_flags as stored in the description (no O_CREAT/O_EXCL/O_TRUNC...)
@@ -120,9 +169,40 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // Removes a non-directory entry / an empty directory entry (ENOTEMPTY).
   virtual Result<void> Unlink(std::string_view name) { return Errno::kEPERM; }
   virtual Result<void> Rmdir(std::string_view name) { return Errno::kEPERM; }
+  // Adds a hard link `name` to `target` (same filesystem, not a directory) and bumps its nlink.
+  virtual Result<void> Link(std::string_view name, const std::shared_ptr<Inode>& target) {
+    return Errno::kEPERM;
+  }
+  // Creates a FIFO, socket, device node or regular file (mode includes the type).
+  virtual Result<std::shared_ptr<Inode>> Mknod(std::string_view name, uint32_t mode, uint64_t dev,
+                                               const Creds& c) { return Errno::kEPERM; }
+  // Moves `old_name` of this directory to `new_name` of `new_dir` (same filesystem), replacing
+  // a target (the VFS has checked types and emptiness rules except ENOTEMPTY) or, with
+  // kRenameExchange, swapping the two. Both directories' dir_mu_ are held.
+  virtual Result<void> Rename(std::string_view old_name, Inode& new_dir,
+                              std::string_view new_name, uint32_t flags) { return Errno::kEPERM; }
+
+  // Attribute changes (see AttrChange).
+  virtual Result<void> SetAttr(const AttrChange& ch) { return Errno::kEPERM; }
+  // fallocate(2) on a regular file (mode 0 or kFallocKeepSize); EOPNOTSUPP if unsupported.
+  virtual Result<void> Allocate(int mode, uint64_t offset, uint64_t len) {
+    return Errno::kEOPNOTSUPP;
+  }
+
+  // Extended attributes with full names ("user.foo"); the VFS checks namespaces, permissions
+  // and read-only mounts. ENODATA for a missing name.
+  virtual Result<std::string> GetXattr(std::string_view name) { return Errno::kENODATA; }
+  virtual Result<void> SetXattr(std::string_view name, std::string_view value, int flags) {
+    return Errno::kEOPNOTSUPP;
+  }
+  virtual Result<std::vector<std::string>> ListXattr() { return std::vector<std::string>{}; }
+  virtual Result<void> RemoveXattr(std::string_view name) { return Errno::kEOPNOTSUPP; }
+
+  FlockTable& flocks() { return flocks_; }
 
  private:
   Filesystem& fs_;
+  FlockTable flocks_;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {
@@ -130,9 +210,15 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   Dentry(std::shared_ptr<Dentry> parent, std::string name, std::shared_ptr<Inode> inode)
       : parent_(std::move(parent)), name_(std::move(name)), inode_(std::move(inode)) {}
   const std::shared_ptr<Inode>& inode() const { return inode_; }
-  // Null at the root of a filesystem.
-  const std::shared_ptr<Dentry>& parent() const { return parent_; }
-  const std::string& name() const { return name_; }
+  // Null at the root of a filesystem. Copies: a rename may change them.
+  std::shared_ptr<Dentry> parent() const {
+    absl::MutexLock l(&name_mu_);
+    return parent_;
+  }
+  std::string name() const {
+    absl::MutexLock l(&name_mu_);
+    return name_;
+  }
   bool unlinked() const { return unlinked_.load(); }
   bool is_mountpoint() const { return mounts_.load() > 0; }
 
@@ -148,8 +234,9 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
 
  private:
   friend class VFS;
-  const std::shared_ptr<Dentry> parent_;
-  const std::string name_;
+  mutable absl::Mutex name_mu_;
+  std::shared_ptr<Dentry> parent_ ABSL_GUARDED_BY(name_mu_);
+  std::string name_ ABSL_GUARDED_BY(name_mu_);
   const std::shared_ptr<Inode> inode_;
   std::atomic<bool> unlinked_{false};
   std::atomic<int> mounts_{0};
@@ -205,12 +292,16 @@ inline constexpr uint32_t kLookupDirectory = 4;  // final must be a directory
 class VFS {
  public:
   // Mounts / = the gofer's root (read-only), /tmp = a fresh tmpfs (1777), /dev = devfs.
-  static Result<std::unique_ptr<VFS>> New(std::unique_ptr<sbx::gofer::Client> rootfs);
+  // tmpfs data (/tmp, /dev/shm) lives in `memfile` (the sandbox's memory file; must outlive the
+  // VFS), or in a private memory file per tmpfs if null.
+  static Result<std::unique_ptr<VFS>> New(std::unique_ptr<sbx::gofer::Client> rootfs,
+                                          mm::MemoryFile* memfile = nullptr);
   // Same, with the root filesystem built by `make_root` from the device number the VFS assigns
   // it (tests; other root types).
   using RootFactory = std::function<
       Result<std::pair<std::shared_ptr<Filesystem>, std::shared_ptr<Inode>>>(uint64_t dev)>;
-  static Result<std::unique_ptr<VFS>> NewWithRoot(const RootFactory& make_root);
+  static Result<std::unique_ptr<VFS>> NewWithRoot(const RootFactory& make_root,
+                                                  mm::MemoryFile* memfile = nullptr);
   ~VFS();
 
   // A context whose root and cwd are "/".
@@ -251,6 +342,38 @@ class VFS {
   Result<void> RmdirAt(const PathCtx& c, int dirfd, std::string_view path);
   Result<void> SymlinkAt(const PathCtx& c, std::string_view target, int dirfd,
                          std::string_view path);
+  // linkat(2): flags AT_SYMLINK_FOLLOW / AT_EMPTY_PATH.
+  Result<void> LinkAt(const PathCtx& c, int olddirfd, std::string_view oldpath, int newdirfd,
+                      std::string_view newpath, uint32_t flags);
+  // renameat2(2): flags kRename*.
+  Result<void> RenameAt(const PathCtx& c, int olddirfd, std::string_view oldpath, int newdirfd,
+                        std::string_view newpath, uint32_t flags);
+  // mknodat(2): `mode` includes the file type (0 means regular).
+  Result<void> MknodAt(const PathCtx& c, int dirfd, std::string_view path, uint32_t mode,
+                       uint64_t dev);
+
+  // Attribute changes on a resolved file (chmod/chown/utimes/truncate families), with the
+  // Linux permission rules (notify_change/setattr_prepare) and EROFS on read-only mounts.
+  Result<void> Chmod(const VirtualDentry& vd, const Creds& c, uint32_t mode);
+  // uid/gid of kNoChange are left alone (chown's -1).
+  static constexpr uint32_t kNoChange = 0xffffffffu;
+  Result<void> Chown(const VirtualDentry& vd, const Creds& c, uint32_t uid, uint32_t gid);
+  // `times` null: both now (write permission suffices); otherwise {atime, mtime} where a nsec
+  // of kUtimeNow/kUtimeOmit means now/unchanged.
+  struct TimeSpec { int64_t sec; int64_t nsec; };
+  static constexpr int64_t kUtimeNow = (1l << 30) - 1, kUtimeOmit = (1l << 30) - 2;
+  Result<void> Utimes(const VirtualDentry& vd, const Creds& c, const TimeSpec* times);
+  // truncate(2) by path (`check_access`: write permission); ftruncate passes false, having
+  // checked the description is writable.
+  Result<void> Truncate(const VirtualDentry& vd, const Creds& c, uint64_t size,
+                        bool check_access = true);
+  // The xattr family on a resolved file (namespace rules, permissions, EROFS).
+  Result<std::string> GetXattr(const VirtualDentry& vd, const Creds& c, std::string_view name);
+  Result<void> SetXattr(const VirtualDentry& vd, const Creds& c, std::string_view name,
+                        std::string_view value, int flags);
+  Result<std::vector<std::string>> ListXattr(const VirtualDentry& vd, const Creds& c);
+  Result<void> RemoveXattr(const VirtualDentry& vd, const Creds& c, std::string_view name);
+
   Result<void> Chdir(const PathCtx& c, std::string_view path);
   // As above for a context with no FD table in play (init's cwd), checked against uid/gid.
   Result<void> Chdir(FSContext& ctx, std::string_view path, uint32_t uid, uint32_t gid);
@@ -270,6 +393,7 @@ class VFS {
   std::shared_ptr<Mount> MountedOn(const Mount* m, const Dentry* d) const;
   VirtualDentry CrossMounts(VirtualDentry vd) const;
 
+  absl::Mutex rename_mu_;
   mutable absl::Mutex mu_;
   std::shared_ptr<Mount> root_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<const Mount*, const Dentry*>, std::shared_ptr<Mount>> mounts_

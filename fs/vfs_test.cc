@@ -327,5 +327,31 @@ TEST_F(VFSTest, ForkedContextIsIndependent) {
   EXPECT_EQ(child->GetUmask(), 022u);
 }
 
+// Renames move cached dentries: a cwd inside a moved directory reports its new path, and
+// ".." from it reaches the new parent.
+TEST_F(VFSTest, RenameMovesCachedDentries) {
+  Mkdir("/tmp/a");
+  Mkdir("/tmp/a/in");
+  Mkdir("/tmp/b");
+  V(vfs_->Chdir(C(), "/tmp/a/in"));
+  V(vfs_->RenameAt(C(), abi::kAT_FDCWD, "/tmp/a", abi::kAT_FDCWD, "/tmp/b/moved", 0));
+  EXPECT_EQ(V(vfs_->Getcwd(*ctx_)), "/tmp/b/moved/in");
+  EXPECT_EQ(St("..").ino, St("/tmp/b/moved").ino);
+  EXPECT_EQ(StErr("/tmp/a"), Errno::kENOENT);
+  // Exchange swaps the two cached names.
+  Touch("/tmp/f");
+  Attr f = St("/tmp/f"), b = St("/tmp/b");
+  V(vfs_->RenameAt(C(), abi::kAT_FDCWD, "/tmp/f", abi::kAT_FDCWD, "/tmp/b", kRenameExchange));
+  EXPECT_EQ(St("/tmp/f").ino, b.ino);
+  EXPECT_EQ(St("/tmp/b").ino, f.ino);
+  EXPECT_EQ(V(vfs_->Getcwd(*ctx_)), "/tmp/f/moved/in");
+  // A mount point cannot move; "/tmp" itself is one.
+  Mkdir("/x");
+  EXPECT_EQ(E(vfs_->RenameAt(C(), abi::kAT_FDCWD, "/tmp", abi::kAT_FDCWD, "/y", 0)),
+            Errno::kEBUSY);
+  EXPECT_EQ(E(vfs_->RenameAt(C(), abi::kAT_FDCWD, "/x", abi::kAT_FDCWD, "/tmp/x", 0)),
+            Errno::kEXDEV);
+}
+
 }  // namespace
 }  // namespace sbx::fs

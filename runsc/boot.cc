@@ -115,7 +115,7 @@ int BootMain(const std::vector<std::string>& args) {
   auto platform = platform::NewPtracePlatform((*memfile)->info(), &err);
   if (!platform) return Fail(absl::StrCat("ptrace platform: ", err));
 
-  auto vfs = fs::VFS::New(std::make_unique<gofer::Client>(spec.gofer_fd()));
+  auto vfs = fs::VFS::New(std::make_unique<gofer::Client>(spec.gofer_fd()), memfile->get());
   if (!vfs.ok()) return Fail(absl::StrCat("mounting the root filesystem: ", std::string(ErrnoName(vfs.error()))));
 
   kernel::Kernel::Options kopts;

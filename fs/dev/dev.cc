@@ -83,8 +83,10 @@ Result<std::shared_ptr<FileDescription>> MemDevInode::Open(std::shared_ptr<Dentr
       std::make_shared<MemDevFD>(std::move(d), std::move(self), flags));
 }
 
-std::pair<std::shared_ptr<Filesystem>, std::shared_ptr<Inode>> NewDevfs(uint64_t dev) {
-  auto fs = std::make_shared<tmpfs::TmpfsFilesystem>(dev, uint64_t{64} << 20, "devtmpfs");
+std::pair<std::shared_ptr<Filesystem>, std::shared_ptr<Inode>> NewDevfs(uint64_t dev,
+                                                                  mm::MemoryFile* memfile) {
+  auto fs = std::make_shared<tmpfs::TmpfsFilesystem>(dev, uint64_t{64} << 20, "devtmpfs",
+                                                     memfile);
   auto root = std::static_pointer_cast<tmpfs::TmpfsDir>(fs->NewRoot(0755, 0, 0));
   const std::pair<const char*, DevKind> devs[] = {
       {"null", DevKind::kNull}, {"zero", DevKind::kZero}, {"full", DevKind::kFull},

@@ -24,6 +24,7 @@ class MemDevInode : public tmpfs::TmpfsInode {
 };
 
 // Builds a populated devfs with device number `dev`; returns the filesystem and its root.
-std::pair<std::shared_ptr<Filesystem>, std::shared_ptr<Inode>> NewDevfs(uint64_t dev);
+std::pair<std::shared_ptr<Filesystem>, std::shared_ptr<Inode>> NewDevfs(uint64_t dev,
+                                                                  mm::MemoryFile* memfile = nullptr);
 
 }  // namespace sbx::fs::dev

@@ -36,9 +36,10 @@ std::unique_ptr<NodeSource> NewClientSource(std::unique_ptr<sbx::gofer::Client> 
 
 }  // namespace gofer
 
-Result<std::unique_ptr<VFS>> VFS::New(std::unique_ptr<sbx::gofer::Client> rootfs) {
+Result<std::unique_ptr<VFS>> VFS::New(std::unique_ptr<sbx::gofer::Client> rootfs,
+                                      mm::MemoryFile* memfile) {
   std::shared_ptr<gofer::NodeSource> src = gofer::NewClientSource(std::move(rootfs));
-  return NewWithRoot([&](uint64_t dev) { return gofer::NewGoferFS(dev, src); });
+  return NewWithRoot([&](uint64_t dev) { return gofer::NewGoferFS(dev, src); }, memfile);
 }
 
 }  // namespace sbx::fs

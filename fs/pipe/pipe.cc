@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "fs/blocking.h"
 #include "fs/tmpfs/tmpfs.h"
+#include "fs/vfs.h"
 #include "sentry/abi/file.h"
 
 namespace sbx::fs::pipe {
@@ -29,6 +30,21 @@ size_t Pipe::buffered() const {
 void Pipe::AddEnd(bool reader) {
   absl::MutexLock l(&mu_);
   (reader ? readers_ : writers_)++;
+  cv_.SignalAll();
+}
+
+bool Pipe::HasEnd(bool reader) const {
+  absl::MutexLock l(&mu_);
+  return (reader ? readers_ : writers_) > 0;
+}
+
+Result<void> Pipe::WaitForPeer(bool reader) {
+  absl::MutexLock l(&mu_);
+  while ((reader ? writers_ : readers_) == 0) {
+    if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
+    cv_.WaitWithTimeout(&mu_, kPollInterval);
+  }
+  return Ok();
 }
 
 void Pipe::DropEnd(bool reader) {
@@ -123,6 +139,51 @@ Result<uint64_t> PipeFD::Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t 
     return uint64_t{0};
   }
   return Errno::kENOTTY;
+}
+
+// ---- FIFOs ----
+
+FifoFD::FifoFD(std::shared_ptr<Dentry> d, std::shared_ptr<Pipe> p, uint32_t flags)
+    : FileDescription(std::move(d), flags), pipe_(std::move(p)) {
+  if (readable()) pipe_->AddEnd(true);
+  if (writable()) pipe_->AddEnd(false);
+}
+
+FifoFD::~FifoFD() {
+  if (readable()) pipe_->DropEnd(true);
+  if (writable()) pipe_->DropEnd(false);
+}
+
+Result<size_t> FifoFD::Read(std::span<std::byte> dst) {
+  if (!readable()) return Errno::kEBADF;
+  return pipe_->Read(dst, flags() & abi::kO_NONBLOCK);
+}
+
+Result<size_t> FifoFD::Write(std::span<const std::byte> src) {
+  if (!writable()) return Errno::kEBADF;
+  return pipe_->Write(src, flags() & abi::kO_NONBLOCK);
+}
+
+Result<Attr> FifoFD::Stat() { return dentry_->inode()->Stat(); }
+
+Result<uint64_t> FifoFD::Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) {
+  if (cmd == abi::kFIONREAD) {
+    int32_t n = static_cast<int32_t>(pipe_->buffered());
+    TRY(usermem::CopyOut(mem, usermem::UserPtr<int32_t>(arg), n));
+    return uint64_t{0};
+  }
+  return Errno::kENOTTY;
+}
+
+Result<std::shared_ptr<FileDescription>> OpenFifo(std::shared_ptr<Pipe> p,
+                                                  std::shared_ptr<Dentry> d, uint32_t flags) {
+  uint32_t acc = flags & abi::kO_ACCMODE;
+  bool nonblock = flags & abi::kO_NONBLOCK;
+  if (acc == abi::kO_WRONLY && nonblock && !p->HasEnd(/*reader=*/true)) return Errno::kENXIO;
+  auto f = std::make_shared<FifoFD>(std::move(d), p, flags);
+  if (!nonblock && acc == abi::kO_RDONLY) TRY(p->WaitForPeer(/*reader=*/true));
+  if (!nonblock && acc == abi::kO_WRONLY) TRY(p->WaitForPeer(/*reader=*/false));
+  return std::shared_ptr<FileDescription>(std::move(f));
 }
 
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(

@@ -31,6 +31,10 @@ class Pipe {
   uint64_t ino() const { return ino_; }
   void AddEnd(bool reader);
   void DropEnd(bool reader);
+  // Waits until the other side has at least one end open (a writer if `reader`), polling
+  // CurrentInterruptible(); ERESTARTSYS when interrupted.
+  Result<void> WaitForPeer(bool reader);
+  bool HasEnd(bool reader) const;
 
  private:
   const uint64_t ino_;
@@ -59,6 +63,28 @@ class PipeFD : public FileDescription {
   const std::shared_ptr<Pipe> pipe_;
   const bool reader_;
 };
+
+// A FIFO opened by path: one or (O_RDWR) both ends of the FIFO's pipe; stat reports the
+// FIFO's inode.
+class FifoFD : public FileDescription {
+ public:
+  FifoFD(std::shared_ptr<Dentry> d, std::shared_ptr<Pipe> p, uint32_t flags);
+  ~FifoFD() override;
+  Result<size_t> Read(std::span<std::byte> dst) override;
+  Result<size_t> Write(std::span<const std::byte> src) override;
+  Result<Attr> Stat() override;
+  Result<uint64_t> Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) override;
+  Result<size_t> GetDents64(std::span<std::byte>) override { return Errno::kENOTDIR; }
+
+ private:
+  const std::shared_ptr<Pipe> pipe_;
+};
+
+// open(2) of a FIFO (fifo_open): O_RDWR never waits; O_RDONLY waits for a writer unless
+// O_NONBLOCK; O_WRONLY waits for a reader, or fails with ENXIO under O_NONBLOCK. The wait
+// only needs a peer to be open (Linux waits for a new open of the other side).
+Result<std::shared_ptr<FileDescription>> OpenFifo(std::shared_ptr<Pipe> p,
+                                                  std::shared_ptr<Dentry> d, uint32_t flags);
 
 // pipe2(): returns {read end, write end}. `flags` may hold O_NONBLOCK/O_DIRECT (status flags).
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(

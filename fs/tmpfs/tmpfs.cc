@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -15,8 +17,27 @@ void NowTimespec(int64_t* sec, uint32_t* nsec) {
   *nsec = static_cast<uint32_t>(ts.tv_nsec);
 }
 
-TmpfsFilesystem::TmpfsFilesystem(uint64_t dev, uint64_t max_bytes, std::string name)
-    : Filesystem(std::move(name), dev, /*read_only=*/false), max_bytes_(max_bytes) {}
+namespace {
+// A private memory file when none is given. Allocation failure here is a host resource
+// failure at construction (tests, standalone tools), not guest-reachable.
+std::unique_ptr<mm::MemoryFile> OwnMemoryFile(mm::MemoryFile* given, uint64_t max_bytes) {
+  if (given != nullptr) return nullptr;
+  auto mf = mm::MemoryFile::Create(std::max<uint64_t>(max_bytes, TmpfsFile::kChunk));
+  if (!mf.ok()) {
+    std::fprintf(stderr, "sbx: tmpfs: cannot create a memory file: %s\n",
+                 std::string(ErrnoName(mf.error())).c_str());
+    std::abort();
+  }
+  return std::move(mf).value();
+}
+}  // namespace
+
+TmpfsFilesystem::TmpfsFilesystem(uint64_t dev, uint64_t max_bytes, std::string name,
+                                 mm::MemoryFile* memfile)
+    : Filesystem(std::move(name), dev, /*read_only=*/false),
+      own_memfile_(OwnMemoryFile(memfile, max_bytes)),
+      memfile_(memfile != nullptr ? memfile : own_memfile_.get()),
+      max_bytes_(max_bytes) {}
 
 std::shared_ptr<Inode> TmpfsFilesystem::NewRoot(uint32_t perm, uint32_t uid, uint32_t gid) {
   return std::make_shared<TmpfsDir>(*this, abi::kS_IFDIR | (perm & 07777), uid, gid);
@@ -216,11 +237,6 @@ TmpfsSymlink::TmpfsSymlink(TmpfsFilesystem& fs, std::string target, uint32_t uid
 TmpfsFile::TmpfsFile(TmpfsFilesystem& fs, uint32_t mode, uint32_t uid, uint32_t gid)
     : TmpfsInode(fs, mode, uid, gid) {}
 
-TmpfsFile::~TmpfsFile() {
-  absl::MutexLock l(&mu_);
-  FreeFromLocked(0);
-}
-
 uint64_t TmpfsFile::size() const {
   absl::MutexLock l(&mu_);
   return attr_.size;
@@ -233,87 +249,7 @@ Result<std::shared_ptr<FileDescription>> TmpfsFile::Open(std::shared_ptr<Dentry>
       std::make_shared<TmpfsFileFD>(std::move(d), std::move(self), flags));
 }
 
-void TmpfsFile::FreeFromLocked(uint64_t size) {
-  // Drops whole chunks at or past `size` and zeroes the tail of the chunk containing it.
-  uint64_t first_whole = (size + kChunk - 1) / kChunk;
-  int64_t freed = 0;
-  for (auto it = chunks_.lower_bound(first_whole); it != chunks_.end();) {
-    it = chunks_.erase(it);
-    freed += kChunk;
-  }
-  if (size % kChunk != 0) {
-    auto it = chunks_.find(size / kChunk);
-    if (it != chunks_.end()) {
-      std::memset(it->second.get() + size % kChunk, 0, kChunk - size % kChunk);
-    }
-  }
-  if (freed) (void)tfs_.Charge(-freed);
-}
-
-Result<void> TmpfsFile::Truncate(uint64_t size) {
-  if (size > static_cast<uint64_t>(LLONG_MAX)) return Errno::kEFBIG;
-  absl::MutexLock l(&mu_);
-  if (size < attr_.size) FreeFromLocked(size);
-  attr_.size = size;
-  attr_.blocks = chunks_.size() * (kChunk / 512);
-  TouchMCtime();
-  return Ok();
-}
-
-Result<size_t> TmpfsFile::ReadAt(std::span<std::byte> dst, int64_t off) {
-  if (off < 0) return Errno::kEINVAL;
-  absl::MutexLock l(&mu_);
-  uint64_t size = attr_.size;
-  if (static_cast<uint64_t>(off) >= size) return size_t{0};
-  size_t n = static_cast<size_t>(std::min<uint64_t>(dst.size(), size - off));
-  size_t done = 0;
-  while (done < n) {
-    uint64_t pos = off + done;
-    uint64_t in = pos % kChunk;
-    size_t len = static_cast<size_t>(std::min<uint64_t>(n - done, kChunk - in));
-    auto it = chunks_.find(pos / kChunk);
-    if (it == chunks_.end()) {
-      std::memset(dst.data() + done, 0, len);
-    } else {
-      std::memcpy(dst.data() + done, it->second.get() + in, len);
-    }
-    done += len;
-  }
-  return n;
-}
-
-Result<size_t> TmpfsFile::WriteAt(std::span<const std::byte> src, int64_t off, bool append,
-                                  int64_t* at) {
-  absl::MutexLock l(&mu_);
-  if (append) off = static_cast<int64_t>(attr_.size);
-  if (off < 0) return Errno::kEINVAL;
-  *at = off;
-  if (src.empty()) return size_t{0};
-  if (static_cast<uint64_t>(off) > static_cast<uint64_t>(LLONG_MAX) - src.size()) {
-    return Errno::kEFBIG;
-  }
-  size_t done = 0;
-  while (done < src.size()) {
-    uint64_t pos = off + done;
-    uint64_t in = pos % kChunk;
-    size_t len = static_cast<size_t>(std::min<uint64_t>(src.size() - done, kChunk - in));
-    auto& chunk = chunks_[pos / kChunk];
-    if (!chunk) {
-      if (!tfs_.Charge(kChunk).ok()) {
-        chunks_.erase(pos / kChunk);
-        if (done == 0) return Errno::kENOSPC;
-        break;
-      }
-      chunk.reset(new std::byte[kChunk]());
-    }
-    std::memcpy(chunk.get() + in, src.data() + done, len);
-    done += len;
-  }
-  attr_.size = std::max<uint64_t>(attr_.size, off + done);
-  attr_.blocks = chunks_.size() * (kChunk / 512);
-  TouchMCtime();
-  return done;
-}
+// Destructor, Truncate, ReadAt, WriteAt, hole punch and the SharedMappable side: tmpfs_file.cc.
 
 // ---- TmpfsFileFD ----
 

@@ -20,7 +20,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "sentry/mm/mm.h"
+#include "sentry/mm/memory_file.h"
+#include "sentry/usermem/usermem.h"
 
 namespace sbx::mm {
 

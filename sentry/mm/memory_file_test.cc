@@ -7,7 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "sentry/mm/mm.h"
+#include "sentry/mm/memory_file.h"
+#include "sentry/usermem/usermem.h"
 
 namespace sbx::mm {
 namespace {

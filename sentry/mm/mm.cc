@@ -2,9 +2,10 @@
 // naming, and the read-only queries (DebugMaps, mincore, range checks).
 //
 // Partial support, stated for the syscall table:
-// - MAP_SHARED file mappings are private copies of the file taken at fault time: read-only
-//   sharing works, but later writes to the file are not seen through the mapping, and
-//   PROT_WRITE on a MAP_SHARED file mapping fails (mmap: ENODEV; mprotect: EACCES).
+// - MAP_SHARED mappings of files with shared pages (tmpfs: FileDescription::shared_mappable)
+//   map the file's own memory-file pages, coherent with read/write, writable if the fd is.
+//   Other files (the gofer root): private copies taken at fault time, read-only (PROT_WRITE
+//   fails: mmap ENODEV, mprotect EACCES).
 // - MAP_GROWSDOWN is honoured for anonymous private mappings only.
 // - MAP_HUGETLB/MAP_SYNC/MAP_UNINITIALIZED are rejected by the syscall layer.
 #include <algorithm>
@@ -40,13 +41,15 @@ MemoryManager::Impl::Impl(MemoryFile& m, std::unique_ptr<platform::AddressSpace>
       min_addr(PageUp(lo)),
       max_addr(PageDown(hi)),
       stack_top_addr(PageDown(hi)),
-      mmap_base_addr(ComputeMmapBase(PageUp(lo), PageDown(hi))) {}
+      mmap_base_addr(ComputeMmapBase(PageUp(lo), PageDown(hi))),
+      observer(std::make_shared<internal::MmObserver>(this)) {}
 
 MemoryManager::MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSpace> as,
                              uint64_t min_addr, uint64_t max_addr)
     : impl_(std::make_unique<Impl>(mf, std::move(as), min_addr, max_addr)) {}
 
 MemoryManager::~MemoryManager() {
+  impl_->observer->Detach();
   {
     absl::MutexLock l(&impl_->mu);
     for (auto& [start, p] : impl_->pmas) {
@@ -87,7 +90,10 @@ Result<UserAddr> MemoryManager::MMap(const MMapOpts& opts) {
     if (opts.offset + len < opts.offset) return Errno::kEOVERFLOW;
     if (!opts.file->Mappable()) return Errno::kENODEV;
     if (!opts.file->readable()) return Errno::kEACCES;
-    if (shared && (prot & internal::kProtWrite) != 0) return Errno::kENODEV;  // partial
+    if (shared && opts.file->shared_mappable() == nullptr &&
+        (prot & internal::kProtWrite) != 0) {
+      return Errno::kENODEV;  // partial: no shared pages to write to
+    }
   } else if (shared && (flags & mabi::kMapGrowsDown) != 0) {
     return Errno::kEINVAL;
   }
@@ -99,8 +105,12 @@ Result<UserAddr> MemoryManager::MMap(const MMapOpts& opts) {
   if (opts.file) {
     v.file = opts.file;
     v.offset = opts.offset;
-    // Writable shared file mappings are not supported, so VM_MAYWRITE is never granted.
-    v.maxprot = shared ? (internal::kProtRead | internal::kProtExec) : internal::kProtRWX;
+    // VM_MAYWRITE for a shared mapping needs a writable fd and a file with shared pages.
+    v.mappable = shared ? opts.file->shared_mappable() : nullptr;
+    v.maxprot = internal::kProtRWX;
+    if (shared && (v.mappable == nullptr || !opts.file->writable())) {
+      v.maxprot = internal::kProtRead | internal::kProtExec;
+    }
   } else {
     v.maxprot = internal::kProtRWX;
     v.growsdown = !shared && (flags & mabi::kMapGrowsDown) != 0;

@@ -1,14 +1,16 @@
 // Guest memory: the memory file and the MemoryManager (Linux `struct mm_struct`).
 //
-// MemoryFile: one memfd per sandbox, reserved sparse and mapped whole into the sentry, with an
-// allocator of page-aligned ranges; freed ranges are hole-punched so the host reclaims them.
+// MemoryFile (sentry/mm/memory_file.h): one memfd per sandbox, reserved sparse and mapped
+// whole into the sentry, with an allocator of page-aligned ranges.
 // MemoryManager: the VMAs of one guest address space, the guest-page -> memory-file
 // assignments ("pmas"), demand paging with fault-around, brk, and the copy-in/out path used by
 // `usermem`. It tells its platform::AddressSpace what to map.
 //
-// Lock order: MemoryManager (Impl::mu) -> SharedAnon (shared anonymous memory objects) ->
-// MemoryFile (leaf). Private file mappings are filled with FileDescription::PRead while the
-// MM lock is held (files never call back into the MM). Internals: sentry/mm/mm_internal.h.
+// Lock order: MemoryManager (Impl::mu) -> SharedAnon (shared anonymous memory objects) / file
+// locks -> MemoryFile (leaf). Private file mappings are filled with FileDescription::PRead
+// while the MM lock is held. MAP_SHARED mappings of a fs::SharedMappable file (tmpfs) map the
+// file's own pages; the file calls back (truncate, hole punch) only with none of its locks
+// held, through an observer whose lock precedes the MM's. Internals: sentry/mm/mm_internal.h.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "platform/platform.h"
+#include "sentry/mm/memory_file.h"
 #include "sentry/abi/result.h"
 #include "sentry/usermem/usermem.h"
 
@@ -26,26 +29,6 @@ namespace sbx::fs { class FileDescription; }
 namespace sbx::mm {
 
 using usermem::UserAddr;
-
-class MemoryFile {
- public:
-  // Creates a memfd of `reserve` bytes (sparse) and maps it into the sentry.
-  static Result<std::unique_ptr<MemoryFile>> Create(uint64_t reserve);
-  ~MemoryFile();
-  platform::MemoryFileInfo info() const;
-  // Allocates `len` bytes (page multiple), zero-filled. ENOMEM when exhausted.
-  Result<uint64_t> Allocate(uint64_t len);
-  // Returns the range to the allocator and releases its host memory.
-  void Free(uint64_t offset, uint64_t len);
-  // Sentry-side pointer to memory-file offset `offset` (valid for the file's lifetime).
-  std::byte* Pointer(uint64_t offset) const;
-  uint64_t bytes_allocated() const;
-
- private:
-  struct Impl;
-  explicit MemoryFile(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
 
 // Arguments of mmap(2), validated and decoded by the syscall layer.
 struct MMapOpts {

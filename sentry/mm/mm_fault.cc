@@ -11,6 +11,9 @@
 // page maps it with the VMA's protection whatever the access was; if the access was not
 // allowed (a write to a read-only VMA), the guest faults again on a page we now back, and
 // HandleFault reports SEGV_ACCERR. See mm.h for how the host si_code resolves races.
+//
+// MAP_SHARED mappings of a SharedMappable file (tmpfs) map the file's own pages (non-owned
+// pmas); the file invalidates them through MmObserver before it frees any.
 #include <algorithm>
 #include <cstring>
 
@@ -67,6 +70,17 @@ Result<void> Impl::BackRangeLocked(const Vma& vma, uint64_t start, uint64_t end)
         TRY(as->MapFile(UserAddr(s), n, offs[i], prot));
         i = j;
       }
+    } else if (vma.mappable != nullptr) {
+      vma.mappable->AddMapping(observer);  // before MapPages: see mm_internal.h
+      uint64_t done = 0;
+      while (done < len) {
+        const uint64_t s = cur + done;
+        auto run = vma.mappable->MapPages(vma.OffsetOf(s), len - done);
+        if (!run.ok()) return run.error() == Errno::kENOMEM ? Errno::kENOMEM : Errno::kEIO;
+        InsertPmaLocked(s, s + run->len, run->mf_off, /*owned=*/false);
+        TRY(as->MapFile(UserAddr(s), run->len, run->mf_off, prot));
+        done += run->len;
+      }
     } else {
       uint64_t off = TRY(mf.Allocate(len));
       if (vma.file) {
@@ -90,6 +104,37 @@ Result<void> Impl::BackRangeLocked(const Vma& vma, uint64_t start, uint64_t end)
   }
   return Ok();
 }
+
+void Impl::InvalidateFileLocked(const fs::SharedMappable* src, uint64_t off, uint64_t len) {
+  const uint64_t off_end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [start, v] : vmas) {
+    if (v.mappable != src) continue;
+    const uint64_t vlen = v.end - v.start;
+    const uint64_t vo_end = vlen > UINT64_MAX - v.offset ? UINT64_MAX : v.offset + vlen;
+    const uint64_t lo = std::max(off, v.offset), hi = std::min(off_end, vo_end);
+    if (lo >= hi) continue;
+    ranges.emplace_back(v.start + (lo - v.offset), v.start + (hi - v.offset));
+  }
+  for (auto [s, e] : ranges) DropPmasLocked(PageDown(s), PageUp(e));
+}
+
+namespace internal {
+
+void MmObserver::InvalidateMappings(const fs::SharedMappable* src, uint64_t off,
+                                    uint64_t len) {
+  absl::MutexLock l(&mu_);
+  if (impl_ == nullptr) return;
+  absl::MutexLock ml(&impl_->mu);
+  impl_->InvalidateFileLocked(src, off, len);
+}
+
+void MmObserver::Detach() {
+  absl::MutexLock l(&mu_);
+  impl_ = nullptr;
+}
+
+}  // namespace internal
 
 bool Impl::GrowStackLocked(VmaMap::iterator it, uint64_t addr) {
   const uint64_t page = PageDown(addr);

@@ -9,9 +9,14 @@
 //   pma lies inside one VMA (operations split pmas at VMA boundaries before changing VMAs);
 //   every pma is mapped into the platform AddressSpace with its VMA's protection; an `owned`
 //   pma's memory-file range belongs to this MM alone (freed when the pma goes), a non-owned
-//   one belongs to a SharedAnon object (freed when the object dies).
+//   one belongs to a SharedAnon object (freed when the object dies) or to a SharedMappable
+//   file (MAP_SHARED of a tmpfs file: the file's own pages, freed by the file).
 //
-// Lock order: MemoryManager::Impl::mu -> SharedAnon::mu -> MemoryFile (leaf).
+// Lock order: MmObserver::mu -> MemoryManager::Impl::mu -> SharedAnon::mu / the file's locks
+// -> MemoryFile (leaf). A SharedMappable file calls MmObserver::InvalidateMappings (truncate,
+// hole punch) with none of its locks held; the observer then takes Impl::mu and drops the
+// pmas of that file range. The MM registers its observer with a file before asking it for
+// pages, so a truncate that races with a fault always reaches this MM.
 // File reads for private file mappings (FileDescription::PRead) happen with Impl::mu held:
 // files never call back into the MM, so this cannot deadlock; it only serialises faults of
 // one address space behind file I/O.
@@ -77,6 +82,9 @@ struct Vma {
   bool dontfork = false, wipeonfork = false;  // madvise flags, for fork
   std::shared_ptr<fs::FileDescription> file;  // file mapping, else null
   std::shared_ptr<SharedAnon> shm;            // MAP_SHARED|MAP_ANONYMOUS, else null
+  // MAP_SHARED of a file whose pages can be mapped directly (file->shared_mappable()); the
+  // file keeps it alive. Null for private mappings and other files (private snapshots).
+  fs::SharedMappable* mappable = nullptr;
   uint64_t offset = 0;  // byte offset of `start` in `file` or `shm`
   std::string name;     // DebugMaps name: "[heap]", "[stack]", ...
 
@@ -94,6 +102,20 @@ struct Pma {
 using VmaMap = std::map<uint64_t, Vma>;  // keyed by start
 using PmaMap = std::map<uint64_t, Pma>;  // keyed by start
 
+// The MM's registration with SharedMappable files. Owned by the MM (shared with the files as
+// weak references); detached before the MM goes away, so a late invalidation is a no-op.
+class MmObserver : public fs::MappingObserver {
+ public:
+  explicit MmObserver(MemoryManager::Impl* impl) : impl_(impl) {}
+  void InvalidateMappings(const fs::SharedMappable* src, uint64_t off, uint64_t len) override;
+  // Waits for a running invalidation, then makes later ones no-ops.
+  void Detach();
+
+ private:
+  absl::Mutex mu_;
+  MemoryManager::Impl* impl_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace sbx::mm::internal
 
 namespace sbx::mm {
@@ -110,6 +132,8 @@ struct MemoryManager::Impl {
   std::unique_ptr<platform::AddressSpace> as;
   const uint64_t min_addr, max_addr;  // page aligned, min < max
   const uint64_t stack_top_addr, mmap_base_addr;
+
+  const std::shared_ptr<internal::MmObserver> observer;
 
   mutable absl::Mutex mu;
   VmaMap vmas ABSL_GUARDED_BY(mu);
@@ -164,6 +188,9 @@ struct MemoryManager::Impl {
   void DropPmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Re-maps the backed pages of [start, end) with `prot` (mprotect).
   Result<void> RemapPmasLocked(uint64_t start, uint64_t end, int prot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Drops (unmaps, never frees) the pmas of every VMA mapping bytes [off, off+len) of `src`.
+  void InvalidateFileLocked(const fs::SharedMappable* src, uint64_t off, uint64_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Moves the pmas of [from, from+len) to [to, to+len) and updates the address space.
   Result<void> MovePmasLocked(uint64_t from, uint64_t to, uint64_t len, int prot)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fs/vfs.h"
+#include "sentry/abi/file.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/usermem/usermem.h"
 
@@ -23,6 +24,24 @@ inline fs::PathCtx PathCtxOf(kernel::Task& t) {
 // Copies in a path argument (getname()): EFAULT, or ENAMETOOLONG past PATH_MAX.
 inline Result<std::string> CopyInPath(kernel::Task& t, usermem::UserAddr a) {
   return usermem::CopyInString(t.mem(), a, fs::kPathMax);
+}
+
+// The description `fd` refers to, for calls that refuse O_PATH descriptors (fdget()): EBADF.
+inline Result<std::shared_ptr<fs::FileDescription>> GetFileNoPath(kernel::Task& t, int fd) {
+  auto f = TRY(t.fd_table().GetFile(fd));
+  if (f->flags() & abi::kO_PATH) return Errno::kEBADF;
+  return f;
+}
+
+// The VFS position of a description; EOPNOTSUPP-style callers check valid() (pipes have none).
+inline fs::VirtualDentry VDOf(const fs::FileDescription& f) {
+  return fs::VirtualDentry{f.mount(), f.dentry()};
+}
+
+// A syscall returning 0 on success.
+inline kernel::SyscallResult ZeroOr(Result<void> r) {
+  if (!r.ok()) return r.error();
+  return uint64_t{0};
 }
 
 // The bounce-buffer size for data copies between files and guest memory.

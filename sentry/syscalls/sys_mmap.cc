@@ -5,15 +5,17 @@
 //
 // Support notes, quoted by the syscall table:
 // - mmap: anonymous private/shared and private file mappings are complete (demand paging,
-//   MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_32BIT, MAP_GROWSDOWN, MAP_POPULATE). MAP_SHARED file
-//   mappings are read-only private copies taken at fault time (later writes to the file are
-//   not seen); PROT_WRITE|MAP_SHARED on a file returns ENODEV, and mprotect cannot add
-//   PROT_WRITE to it (EACCES). MAP_HUGETLB: ENOMEM (anonymous; no huge pages reserved, as on
-//   a default host) or EINVAL (files). MAP_SYNC via MAP_SHARED_VALIDATE: EOPNOTSUPP.
+//   MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_32BIT, MAP_GROWSDOWN, MAP_POPULATE). MAP_SHARED
+//   mappings of tmpfs files map the file's own pages (coherent with read/write, writable when
+//   the fd is). MAP_SHARED mappings of other files (the gofer root) are read-only private
+//   copies taken at fault time (later writes to the file are not seen); PROT_WRITE on them
+//   returns ENODEV, and mprotect cannot add it (EACCES). MAP_HUGETLB: ENOMEM (anonymous; no
+//   huge pages reserved, as on a default host) or EINVAL (files). MAP_SYNC via
+//   MAP_SHARED_VALIDATE: EOPNOTSUPP.
 // - mremap: all flags; MREMAP_DONTUNMAP only for private anonymous mappings (else EINVAL).
-// - madvise: DONTNEED/FREE drop pages; REMOVE on shared anonymous memory is EOPNOTSUPP;
-//   COLLAPSE is EINVAL; hints succeed; HWPOISON/SOFT_OFFLINE are EPERM.
-// - msync: validated; nothing to write back (no writable shared file mappings exist).
+// - madvise: DONTNEED/FREE drop pages (a shared file keeps its data); REMOVE on shared
+//   mappings is EOPNOTSUPP; COLLAPSE is EINVAL; hints succeed; HWPOISON/SOFT_OFFLINE EPERM.
+// - msync: validated; nothing to write back (writable shared mappings are tmpfs pages).
 // - mincore: reports pages the sandbox has backed (touched), not host page-cache residency.
 // - mlock/munlock: validated and accepted; memory is never swapped, so nothing is pinned.
 //   RLIMIT_MEMLOCK is not enforced.
