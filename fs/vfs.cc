@@ -123,6 +123,13 @@ Result<std::unique_ptr<VFS>> VFS::NewWithRoot(const RootFactory& make_root,
   TRY(mount_on("tmp", tmp, tmp->NewRoot(01777, 0, 0)));
   auto [devfs, devroot] = dev::NewDevfs(v->NewAnonDev(), memfile);
   TRY(mount_on("dev", devfs, devroot));
+  // /proc and /sys: empty read-only directories until procfs and sysfs land, so nothing of
+  // the host's shows through (the gofer refuses to serve host kernel filesystems anyway).
+  for (std::string_view name : {std::string_view("proc"), std::string_view("sys")}) {
+    auto empty = std::make_shared<tmpfs::TmpfsFilesystem>(v->NewAnonDev(), 0, std::string(name),
+                                                          memfile, /*read_only=*/true);
+    TRY(mount_on(name, empty, empty->NewRoot(0555, 0, 0)));
+  }
   return v;
 }
 

@@ -33,8 +33,8 @@ std::unique_ptr<mm::MemoryFile> OwnMemoryFile(mm::MemoryFile* given, uint64_t ma
 }  // namespace
 
 TmpfsFilesystem::TmpfsFilesystem(uint64_t dev, uint64_t max_bytes, std::string name,
-                                 mm::MemoryFile* memfile)
-    : Filesystem(std::move(name), dev, /*read_only=*/false),
+                                 mm::MemoryFile* memfile, bool read_only)
+    : Filesystem(std::move(name), dev, read_only),
       own_memfile_(OwnMemoryFile(memfile, max_bytes)),
       memfile_(memfile != nullptr ? memfile : own_memfile_.get()),
       max_bytes_(max_bytes) {}

@@ -26,8 +26,10 @@ class TmpfsFilesystem : public Filesystem {
  public:
   // File data goes to `memfile` (the sandbox's; must outlive the filesystem), or, if null, to
   // a private memory file of max_bytes created here (tests, standalone use).
+  // `read_only`: a mount nothing can be created in (placeholder /proc and /sys).
   explicit TmpfsFilesystem(uint64_t dev, uint64_t max_bytes = uint64_t{1} << 30,
-                           std::string name = "tmpfs", mm::MemoryFile* memfile = nullptr);
+                           std::string name = "tmpfs", mm::MemoryFile* memfile = nullptr,
+                           bool read_only = false);
   // A new root directory with permissions `perm` (e.g. 01777 for /tmp).
   std::shared_ptr<Inode> NewRoot(uint32_t perm, uint32_t uid, uint32_t gid);
   Result<FSStat> StatFS() override;
