@@ -12,7 +12,9 @@ import argparse
 import difflib
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BASE_ENV, Harness, show  # noqa: E402
@@ -48,6 +50,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sandbox", default="")
     ap.add_argument("--segv", required=True)
+    ap.add_argument("--hello-static", required=True)
     args = ap.parse_args()
     h = Harness(args.sandbox)
     h.require_sandbox()
@@ -118,6 +121,52 @@ def main():
     if leaked:
         os.unlink(victim)
     h.check("the host root is untouched", not leaked, victim + " was created on the host")
+
+    # --rootfs: the guest sees exactly the given tree (plus the sentry's own mounts).
+    root = tempfile.mkdtemp(prefix="sbx-e2e-root-")
+    try:
+        shutil.copy(args.hello_static, os.path.join(root, "hello"))
+        os.mkdir(os.path.join(root, "only-in-this-root"))
+        res = h.sandbox(["/hello", "x y"], options=["--rootfs", root])
+        lines = sorted(res.stdout.splitlines())  # directory order is the filesystem's
+        h.check("--rootfs serves the given tree",
+                res.returncode == 0 and
+                lines == [b"arg x y", b"entry hello", b"entry only-in-this-root"],
+                "exit %r stdout %s stderr %s" % (res.returncode, show(res.stdout),
+                                                 show(res.stderr)))
+        res = h.sandbox(["/bin/true"], options=["--rootfs", root])
+        h.check_result("--rootfs: host programs are not there", res, 127,
+                       stderr_contains=b"sandbox: /bin/true: No such file or directory")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    # Bad command lines name the culprit and never start a guest.
+    res = h.sandbox(["/bin/true"], options=["--rootfs", "/nonexistent-sbx-root"])
+    h.check_result("missing --rootfs is a clear error", res, 125,
+                   stderr_contains=b"--rootfs /nonexistent-sbx-root")
+    res = h.sandbox(["/bin/true"], options=["--cwd", "relative/dir"])
+    h.check_result("relative --cwd is refused", res, 2,
+                   stderr_contains=b"--cwd relative/dir: must be an absolute path")
+    res = h.sandbox(["/bin/true"], options=["--cwd", "/nonexistent-sbx-dir"])
+    h.check_result("missing --cwd is a clear error", res, 125,
+                   stderr_contains=b"--cwd /nonexistent-sbx-dir: No such file or directory")
+    res = h.sandbox(["/bin/true"], options=["--no-such-flag"])
+    h.check_result("unknown option is refused", res, 2,
+                   stderr_contains=b"unknown option --no-such-flag")
+
+    # --debug-log: an unimplemented syscall is logged once per sandbox, however often called.
+    log = tempfile.NamedTemporaryFile(prefix="sbx-e2e-log-", delete=False)
+    log.close()
+    try:
+        prog = ("import ctypes; l = ctypes.CDLL(None, use_errno=True); "
+                "[l.syscall(163, 0) for _ in range(3)]")  # acct(2): refused in a sandbox
+        res = h.sandbox(["/usr/bin/python3", "-c", prog], options=["--debug-log", log.name])
+        with open(log.name, "rb") as f:
+            lines = [l for l in f.read().splitlines() if b"unimplemented syscall: acct(" in l]
+        h.check("debug log names an unimplemented syscall once", res.returncode == 0 and
+                len(lines) == 1, "exit %r, acct lines %r" % (res.returncode, lines))
+    finally:
+        os.unlink(log.name)
 
     return h.finish()
 
