@@ -9,5 +9,8 @@ scripts/build.sh
 (cd build && ctest -L bench -V | grep -E "^[0-9]+: (getppid|/bin/true)") || true  # informational: prints ratios
 if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   BUILD_DIR=build-asan scripts/build.sh -DSANITIZE=ON
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 900 -L 'unit|sandbox')
+  # Unit tests run with LeakSanitizer. The sandboxed runs do not: LSan's stop-the-world
+  # cannot work in the sentry (PID 1 of its namespace, itself a ptrace tracer).
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 --timeout 900 -L unit)
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 900 -L sandbox)
 fi
