@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "fs/host/host.h"
 #include "fs/vfs.h"
@@ -30,6 +32,21 @@
 namespace sbx::runsc {
 
 namespace {
+
+// Start-up milestones in the debug log, with the time since the sentry started, so the cost
+// of `sandbox run` can be read off any run (--debug-log FILE).
+int g_debug_fd = -1;
+int64_t g_start_ns = 0;
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+void Milestone(const char* what) {
+  if (g_debug_fd < 0) return;
+  std::string s = absl::StrFormat("boot: +%.3f ms %s\n", (NowNs() - g_start_ns) / 1e6, what);
+  (void)!write(g_debug_fd, s.data(), s.size());
+}
 
 int Fail(const std::string& msg, int code = 125) {
   std::string s = absl::StrCat("sandbox: ", msg, "\n");
@@ -105,15 +122,20 @@ int BootMain(const std::vector<std::string>& args) {
   }
   BootSpec spec;
   if (!spec.ParseFromString(data)) return Fail("boot: malformed boot spec");
+  g_start_ns = NowNs();
+  g_debug_fd = spec.debug_log_fd();
+  Milestone("spec read");
   prctl(PR_SET_NAME, "sbx-sentry");
 
   std::string err;
   if (!EnterEmptyRoot(&err)) return Fail(absl::StrCat("sentry confinement failed: ", err));
+  Milestone("in empty root");
 
   auto memfile = mm::MemoryFile::Create(spec.memory_reserve() ? spec.memory_reserve() : (64ull << 30));
   if (!memfile.ok()) return Fail(absl::StrCat("memory file: ", std::string(ErrnoName(memfile.error()))));
   auto platform = platform::NewPtracePlatform((*memfile)->info(), &err);
   if (!platform) return Fail(absl::StrCat("ptrace platform: ", err));
+  Milestone("platform ready (template stub forked)");
 
   auto vfs = fs::VFS::New(std::make_unique<gofer::Client>(spec.gofer_fd()), memfile->get());
   if (!vfs.ok()) return Fail(absl::StrCat("mounting the root filesystem: ", std::string(ErrnoName(vfs.error()))));
@@ -156,7 +178,9 @@ int BootMain(const std::vector<std::string>& args) {
                 e == Errno::kENOENT || e == Errno::kENOTDIR ? 127 : 126);
   }
   init.path = *path;
+  Milestone("program resolved; loading it");
   auto status = kernel.RunInit(init);
+  Milestone("init exited");
   if (!status.ok()) {
     Errno e = status.error();
     return Fail(absl::StrCat(prog, ": ", strerror(static_cast<int>(e))),
