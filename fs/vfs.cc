@@ -427,11 +427,7 @@ Result<void> VFS::UnlinkAt(const PathCtx& c, int dirfd, std::string_view path) {
   if (p.dir.mount->read_only()) return Errno::kEROFS;
   Dentry& dir = *p.dir.dentry;
   absl::MutexLock l(&dir.dir_mu_);
-  auto child_d = dir.CachedChild(p.last);
-  if (!child_d) {
-    auto inode = TRY(dir.inode()->Lookup(p.last));
-    child_d = dir.InsertChild(std::make_shared<Dentry>(p.dir.dentry, p.last, std::move(inode)));
-  }
+  auto child_d = TRY(LockedChild(p.dir.dentry, p.last));
   Attr va = TRY(child_d->inode()->Stat());
   if (p.trailing_slash) return IsDir(va.mode) ? Errno::kEISDIR : Errno::kENOTDIR;
   Attr da = TRY(dir.inode()->Stat());
@@ -454,11 +450,7 @@ Result<void> VFS::RmdirAt(const PathCtx& c, int dirfd, std::string_view path) {
   if (p.dir.mount->read_only()) return Errno::kEROFS;
   Dentry& dir = *p.dir.dentry;
   absl::MutexLock l(&dir.dir_mu_);
-  auto child_d = dir.CachedChild(p.last);
-  if (!child_d) {
-    auto inode = TRY(dir.inode()->Lookup(p.last));
-    child_d = dir.InsertChild(std::make_shared<Dentry>(p.dir.dentry, p.last, std::move(inode)));
-  }
+  auto child_d = TRY(LockedChild(p.dir.dentry, p.last));
   Attr va = TRY(child_d->inode()->Stat());
   Attr da = TRY(dir.inode()->Stat());
   TRY(MayDelete(da, va, c.creds, /*want_dir=*/true));

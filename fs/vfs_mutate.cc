@@ -10,15 +10,6 @@ namespace sbx::fs {
 
 namespace {
 
-// The dentry of `name` in the locked directory `dir` (not crossing mounts, not following).
-Result<std::shared_ptr<Dentry>> LockedChild(const std::shared_ptr<Dentry>& dir,
-                                            std::string_view name) {
-  auto d = dir->CachedChild(name);
-  if (d) return d;
-  auto inode = TRY(dir->inode()->Lookup(name));
-  return dir->InsertChild(std::make_shared<Dentry>(dir, std::string(name), std::move(inode)));
-}
-
 // True if `a` is `b` or one of b's ancestors (within one filesystem tree).
 bool IsAncestor(const Dentry* a, std::shared_ptr<Dentry> b) {
   while (b) {

@@ -30,6 +30,16 @@ using namespace vfs_internal;  // NOLINT: internal header
 
 // ---- Walker ----
 
+// The dentry of `name` in the locked directory `dir` (not crossing mounts, not following),
+// looked up and cached if it is not cached yet.
+inline Result<std::shared_ptr<Dentry>> LockedChild(const std::shared_ptr<Dentry>& dir,
+                                                   std::string_view name) {
+  auto d = dir->CachedChild(name);
+  if (d) return d;
+  auto inode = TRY(dir->inode()->Lookup(name));
+  return dir->InsertChild(std::make_shared<Dentry>(dir, std::string(name), std::move(inode)));
+}
+
 struct VFS::Parent {
   enum Type { kNormal, kDot, kDotDot, kRoot };
   VirtualDentry dir;
