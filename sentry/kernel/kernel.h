@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "platform/platform.h"
 #include "sentry/abi/result.h"
 #include "sentry/arch/registers.h"
+#include "sentry/arch/signal.h"
 #include "sentry/kernel/futex.h"
 #include "sentry/mm/mm.h"
 
@@ -65,6 +67,15 @@ static_assert(sizeof(SigAction) == 32);
 
 inline constexpr int kNumSignals = 64;
 
+// A set of pending signals (Linux `struct sigpending`): a bitmask plus the queued siginfos.
+// Standard signals (< 32) coalesce (at most one queued); real-time signals queue.
+struct SignalQueue {
+  uint64_t mask = 0;                 // bit sig-1 set while any instance of sig is queued
+  std::deque<arch::Siginfo> queue;  // in arrival order
+};
+
+inline constexpr int kSigRtMin = 32;
+
 struct RLimit {
   uint64_t cur, max;
 };
@@ -105,8 +116,12 @@ class ThreadGroup {
 
  private:
   friend class Kernel;
+  friend class Task;
   Kernel& kernel_;
   const int32_t tgid_;
+  // Group-shared pending signals (kill(2)). Lock order: ThreadGroup::sig_mu_ -> Task::sig_mu_.
+  mutable absl::Mutex sig_mu_;
+  SignalQueue shared_pending_ ABSL_GUARDED_BY(sig_mu_);
   int32_t ppid_ = 0;
   mutable absl::Mutex mu_;
   SigAction actions_[kNumSignals] ABSL_GUARDED_BY(mu_);
@@ -157,8 +172,32 @@ class Task : public fs::Interruptible {
 
   // Runs the task until it exits. Called on the task's own host thread.
   void Run(platform::Context& ctx);
+  // The platform context while Run() is active (FP state for signal frames), else null.
+  platform::Context* context() const { return ctx_; }
+
+  // --- Signals (task_signals.cc) ---
+  // Queues a signal for this thread (`group` false: tkill, faults) or its thread group (kill).
+  // Ignored signals are discarded (Linux sig_ignored); EAGAIN when an RT queue is full.
+  Result<void> SendSignal(const arch::Siginfo& info, bool group);
+  // force_sig_info(): a synchronous signal; a blocked or ignored one is unblocked and reset
+  // to SIG_DFL so it kills. trapno/err/cr2 go into the frame's sigcontext.
+  void ForceSignal(const arch::Siginfo& info, uint64_t trapno = 0, uint64_t err = 0);
+  // Union of this thread's and the group's pending sets.
+  uint64_t PendingSignals() const;
+  // Removes the highest-priority pending signal in `set` (synchronous signals first, then
+  // the lowest number; thread queue before group queue). False if none.
+  bool DequeueSignal(uint64_t set, arch::Siginfo* out);
+  // rt_sigsuspend/pause: `old` is restored after the next delivery (or put in its frame).
+  void SetSavedSignalMask(uint64_t old) { saved_mask_ = old; has_saved_mask_ = true; }
+  // rt_sigreturn: restores registers, mask, FP state and altstack from the frame at rsp-8.
+  SyscallResult SigReturn();
+  // sas_ss_flags(): true when `sp` lies on the alternate signal stack.
+  bool OnAltStack(uint64_t sp) const;
 
  private:
+  void DeliverSignals();
+  bool SetupFrame(int sig, const SigAction& act, const arch::Siginfo& info, uint64_t old_mask);
+  void ApplyRestart(bool handler_ran, const SigAction* act);
   void HandleSyscall();
   void HandleFault(const platform::SwitchResult& r);
   void HandleSignal(const platform::SwitchResult& r);
@@ -173,6 +212,14 @@ class Task : public fs::Interruptible {
   Credentials creds_;
   arch::Registers regs_{};
   uint64_t signal_mask_ = 0;
+  platform::Context* ctx_ = nullptr;
+  mutable absl::Mutex sig_mu_;
+  SignalQueue pending_ ABSL_GUARDED_BY(sig_mu_);
+  // The restart code of the syscall that just returned (0: none); consumed by delivery.
+  int restart_errno_ = 0;
+  bool has_saved_mask_ = false;
+  uint64_t saved_mask_ = 0;
+  uint64_t fault_trapno_ = 0, fault_err_ = 0, fault_cr2_ = 0;  // for the next frame
   std::atomic<bool> exit_requested_{false};
   int exit_status_ = 0;
 };

@@ -3,9 +3,8 @@
 // The loop switches into the guest through the platform Context and handles why it came back:
 // a syscall (dispatched through the table installed in the Kernel), a memory fault (demand
 // paging by the MemoryManager, or a fatal SIGSEGV/SIGBUS), another synchronous exception
-// (fatal SIGILL/SIGFPE/SIGTRAP), or an interrupt. Signal handlers installed by the guest are
-// recorded but not yet delivered (processes issue): a synchronous fault always takes the
-// default action, which kills the thread group with the matching wait status.
+// (SIGILL/SIGFPE/SIGTRAP), or an interrupt. Before every switch back into the guest, pending
+// signals are delivered (task_signals.cc): default actions, handler frames, syscall restart.
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
@@ -77,7 +76,9 @@ void Task::RequestGroupExit(int status_word) {
   exit_requested_ = true;
 }
 
-bool Task::Interrupted() const { return exit_requested_ || tg_->exiting(); }
+bool Task::Interrupted() const {
+  return exit_requested_ || tg_->exiting() || (PendingSignals() & ~signal_mask_) != 0;
+}
 
 void Task::DieOfSignal(int sig, bool core) {
   kernel_.DebugLog(absl::StrFormat("task %d: killed by signal %d%s at rip=%#x", tid_, sig,
@@ -104,9 +105,9 @@ void Task::HandleSyscall() {
     case Errno::kERESTARTNOINTR:
     case Errno::kERESTARTNOHAND:
     case Errno::kERESTART_RESTARTBLOCK:
-      // No signal handler can run yet (delivery arrives with the processes issue), so an
-      // interrupted call is only ever interrupted by exit; report EINTR as Linux would when
-      // a handler without SA_RESTART runs.
+      // Resolved by DeliverSignals() (restart or EINTR, depending on the handler); EINTR is
+      // the provisional value.
+      restart_errno_ = static_cast<int>(res.error());
       regs_.rax = static_cast<uint64_t>(-static_cast<int64_t>(Errno::kEINTR));
       return;
     default:
@@ -125,19 +126,33 @@ void Task::HandleFault(const platform::SwitchResult& r) {
     return;
   }
   int sig = r.signo == SIGBUS || res.error() == Errno::kEIO ? SIGBUS : SIGSEGV;
-  kernel_.DebugLog(absl::StrFormat("task %d: fatal fault at %#x (si_code %d) rip=%#x", tid_,
-                                   r.fault_addr, si_code, regs_.rip));
-  DieOfSignal(sig, true);
+  kernel_.DebugLog(absl::StrFormat("task %d: fault at %#x (si_code %d) rip=%#x -> signal %d",
+                                   tid_, r.fault_addr, si_code, regs_.rip, sig));
+  arch::Siginfo info;
+  info.si_signo = sig;
+  info.si_code = si_code;
+  info.set_addr(r.fault_addr);
+  // Page fault (trap 14); error code: user mode, plus "present" for protection faults. The
+  // platform does not report read vs write, so the write bit is never set.
+  ForceSignal(info, 14, 4 | (si_code == arch::kSegvAccerr ? 1 : 0));
 }
 
 void Task::HandleSignal(const platform::SwitchResult& r) {
-  // Synchronous exceptions (SIGILL, SIGFPE, SIGTRAP from int3, ...): default action is to
-  // terminate with a core dump for all of these.
-  DieOfSignal(r.signo, true);
+  // Synchronous exceptions (SIGILL, SIGFPE, SIGTRAP from int3, ...): forced like Linux's
+  // do_trap(), so a handler may catch them and a blocked/ignored one kills.
+  arch::Siginfo info;
+  info.si_signo = r.signo;
+  info.si_code = r.si_code;
+  info.set_addr(r.fault_addr);
+  uint64_t trapno = r.signo == SIGFPE ? 0 : r.signo == SIGTRAP ? 3 : r.signo == SIGILL ? 6 : 13;
+  ForceSignal(info, trapno, 0);
 }
 
 void Task::Run(platform::Context& ctx) {
+  ctx_ = &ctx;
   while (!exit_requested_ && !tg_->exiting()) {
+    DeliverSignals();
+    if (exit_requested_ || tg_->exiting()) break;
     auto r = ctx.Switch(mm_->address_space(), regs_);
     if (!r.ok()) {
       kernel_.DebugLog(absl::StrCat("task ", tid_, ": platform failure: ",
@@ -159,6 +174,7 @@ void Task::Run(platform::Context& ctx) {
         break;
     }
   }
+  ctx_ = nullptr;
 }
 
 }  // namespace sbx::kernel

@@ -119,6 +119,15 @@ SyscallResult DoWrite(Task& t, fs::FileDescription& f, const std::vector<IOVec>&
     std::span<const std::byte> src(buf.data(), *got);
     auto n = off ? f.PWrite(src, *off + static_cast<int64_t>(done)) : f.Write(src);
     if (!n.ok()) {
+      // pipe_write(): writing with no reader sends SIGPIPE to the writer thread (SI_USER).
+      if (n.error() == Errno::kEPIPE) {
+        arch::Siginfo info;
+        info.si_signo = 13;  // SIGPIPE
+        info.si_code = arch::kSiUser;
+        info.set_pid(t.tgid());
+        info.set_uid(t.creds().ruid);
+        (void)t.SendSignal(info, /*group=*/false);
+      }
       if (done > 0) break;
       return n.error();
     }

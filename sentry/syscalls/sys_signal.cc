@@ -1,9 +1,21 @@
-// Signal-state syscalls: rt_sigaction, rt_sigprocmask, sigaltstack (kernel/signal.c).
+// Signal syscalls (kernel/signal.c): dispositions, the blocked mask, the alternate stack,
+// sending (kill/tkill/tgkill/rt_sigqueueinfo), waiting (rt_sigsuspend, pause,
+// rt_sigtimedwait), rt_sigpending and rt_sigreturn. Queues and delivery are in
+// sentry/kernel/task_signals.cc.
 //
-// These record dispositions, the blocked mask and the alternate stack exactly as Linux
-// validates them; delivering signals (frames, handlers, restarts) comes with the processes
-// issue, so nothing here makes a signal arrive.
+// Until processes and threads exist the only valid target is the caller itself: any other
+// pid/tid is ESRCH. kill(-1, ...) mirrors Linux, which never signals the caller, so with a
+// single process it finds nobody (ESRCH). A thread blocked in rt_sigsuspend/pause/
+// rt_sigtimedwait can only be woken by a signal that is already pending (nothing else can
+// send one yet) or by the sandbox exiting.
+#include <time.h>
+
+#include <climits>
+#include <optional>
+#include <span>
+
 #include "sentry/abi/misc.h"
+#include "sentry/syscalls/clocks.h"
 #include "sentry/syscalls/handlers.h"
 #include "sentry/usermem/usermem.h"
 
@@ -24,9 +36,30 @@ constexpr uint64_t kUapiSaFlags = 0x00000001 /*SA_NOCLDSTOP*/ | 0x00000002 /*SA_
                                   0x80000000 /*SA_RESETHAND*/;
 
 // on_sig_stack(): sp lies inside the task's alternate stack (never with SS_AUTODISARM).
-bool OnSigStack(const Task& t, uint64_t sp) {
-  if (t.altstack_flags & static_cast<int32_t>(abi::kSsAutodisarm)) return false;
-  return sp > t.altstack_sp && sp - t.altstack_sp <= t.altstack_size;
+bool OnSigStack(const Task& t, uint64_t sp) { return t.OnAltStack(sp); }
+
+bool ValidSignal(int64_t sig) { return sig >= 0 && sig <= kernel::kNumSignals; }
+
+// The siginfo of kill/tkill from the caller (SI_USER / SI_TKILL, sender pid and real uid).
+arch::Siginfo UserInfo(const Task& t, int sig, int32_t code) {
+  arch::Siginfo info;
+  info.si_signo = sig;
+  info.si_code = code;
+  info.set_pid(t.tgid());
+  info.set_uid(t.creds().ruid);
+  return info;
+}
+
+// Sends `info` to the caller (the only target that exists yet); sig 0 only checks.
+SyscallResult SendToSelf(Task& t, const arch::Siginfo& info, bool group) {
+  if (info.si_signo == 0) return 0;
+  TRY(t.SendSignal(info, group));
+  return 0;
+}
+
+// Sleeps until a signal is deliverable (or the sandbox exits). Always "interrupted".
+void WaitForSignal(Task& t) {
+  (void)SleepUntil(t, kernel::FutexManager::Deadline{CLOCK_MONOTONIC, INT64_MAX});
 }
 
 }  // namespace
@@ -99,5 +132,125 @@ SyscallResult SysSigaltstack(Task& t, const SyscallArgs& a) {
   }
   return 0;
 }
+
+}  // namespace sbx::syscalls
+
+namespace sbx::syscalls {
+
+SyscallResult SysKill(Task& t, const SyscallArgs& a) {
+  const int64_t pid = a.Int(0), sig = a.Int(1);
+  // kill_something_info(): pid > 0 one process, 0 own group, -1 everyone but the caller
+  // and init, < -1 process group -pid (the single session's group is the init tgid).
+  if (pid == INT_MIN) return Errno::kESRCH;
+  if (pid == -1) {
+    if (!ValidSignal(sig)) return Errno::kEINVAL;
+    return Errno::kESRCH;
+  }
+  bool self = pid == t.tgid() || pid == 0 || pid == -static_cast<int64_t>(t.tgid());
+  if (!self) return Errno::kESRCH;
+  if (!ValidSignal(sig)) return Errno::kEINVAL;
+  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiUser), true);
+}
+
+SyscallResult SysTkill(Task& t, const SyscallArgs& a) {
+  const int64_t tid = a.Int(0), sig = a.Int(1);
+  if (tid <= 0) return Errno::kEINVAL;
+  if (tid != t.tid()) return Errno::kESRCH;
+  if (!ValidSignal(sig)) return Errno::kEINVAL;
+  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiTkill), false);
+}
+
+SyscallResult SysTgkill(Task& t, const SyscallArgs& a) {
+  const int64_t tgid = a.Int(0), tid = a.Int(1), sig = a.Int(2);
+  if (tid <= 0 || tgid <= 0) return Errno::kEINVAL;
+  if (tid != t.tid() || tgid != t.tgid()) return Errno::kESRCH;
+  if (!ValidSignal(sig)) return Errno::kEINVAL;
+  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiTkill), false);
+}
+
+SyscallResult SysRtSigqueueinfo(Task& t, const SyscallArgs& a) {
+  const int64_t pid = a.Int(0), sig = a.Int(1);
+  arch::Siginfo info = TRY(usermem::CopyIn(t.mem(), UserPtr<arch::Siginfo>(a.Addr(2))));
+  info.si_signo = static_cast<int32_t>(sig);
+  // Userspace may not impersonate the kernel or kill() when signalling another process.
+  if ((info.si_code >= 0 || info.si_code == arch::kSiTkill) && pid != t.tgid()) {
+    return Errno::kEPERM;
+  }
+  if (pid != t.tgid()) return Errno::kESRCH;
+  if (!ValidSignal(sig)) return Errno::kEINVAL;
+  return SendToSelf(t, info, true);
+}
+
+SyscallResult SysRtTgsigqueueinfo(Task& t, const SyscallArgs& a) {
+  const int64_t tgid = a.Int(0), tid = a.Int(1), sig = a.Int(2);
+  if (tid <= 0 || tgid <= 0) return Errno::kEINVAL;
+  arch::Siginfo info = TRY(usermem::CopyIn(t.mem(), UserPtr<arch::Siginfo>(a.Addr(3))));
+  info.si_signo = static_cast<int32_t>(sig);
+  if ((info.si_code >= 0 || info.si_code == arch::kSiTkill) && tid != t.tid()) {
+    return Errno::kEPERM;
+  }
+  if (tid != t.tid() || tgid != t.tgid()) return Errno::kESRCH;
+  if (!ValidSignal(sig)) return Errno::kEINVAL;
+  return SendToSelf(t, info, false);
+}
+
+SyscallResult SysRtSigpending(Task& t, const SyscallArgs& a) {
+  const uint64_t size = a.ULong(1);
+  if (size > abi::kSigsetSize) return Errno::kEINVAL;
+  uint64_t pending = t.PendingSignals() & t.signal_mask();
+  auto bytes = std::as_bytes(std::span(&pending, 1)).first(size);
+  TRY(usermem::CopyOutFull(t.mem(), a.Addr(0), bytes));
+  return 0;
+}
+
+SyscallResult SysRtSigsuspend(Task& t, const SyscallArgs& a) {
+  if (a.ULong(1) != abi::kSigsetSize) return Errno::kEINVAL;
+  uint64_t mask = TRY(usermem::CopyIn(t.mem(), UserPtr<uint64_t>(a.Addr(0))));
+  t.SetSavedSignalMask(t.signal_mask());
+  t.set_signal_mask(mask);
+  WaitForSignal(t);
+  return Errno::kERESTARTNOHAND;
+}
+
+SyscallResult SysPause(Task& t, const SyscallArgs& a) {
+  WaitForSignal(t);
+  return Errno::kERESTARTNOHAND;
+}
+
+SyscallResult SysRtSigtimedwait(Task& t, const SyscallArgs& a) {
+  if (a.ULong(3) != abi::kSigsetSize) return Errno::kEINVAL;
+  uint64_t set = TRY(usermem::CopyIn(t.mem(), UserPtr<uint64_t>(a.Addr(0))));
+  set &= ~kUnblockable;
+  std::optional<kernel::FutexManager::Deadline> deadline;
+  if (!a.Addr(2).IsNull()) {
+    abi::Timespec ts = TRY(usermem::CopyIn(t.mem(), UserPtr<abi::Timespec>(a.Addr(2))));
+    if (!abi::TimespecValid(ts)) return Errno::kEINVAL;
+    int64_t now = kernel::HostClockNs(CLOCK_MONOTONIC);
+    int64_t rel = ts.tv_sec > (INT64_MAX - now) / abi::kNsecPerSec
+                      ? INT64_MAX - now
+                      : ts.tv_sec * abi::kNsecPerSec + ts.tv_nsec;
+    deadline = kernel::FutexManager::Deadline{CLOCK_MONOTONIC,
+                                              rel > INT64_MAX - now ? INT64_MAX : now + rel};
+  }
+  arch::Siginfo info;
+  bool got = t.DequeueSignal(set, &info);
+  if (!got) {
+    if (deadline && deadline->ns <= kernel::HostClockNs(CLOCK_MONOTONIC)) return Errno::kEAGAIN;
+    // The waited-for signals are unblocked while sleeping so that they wake us.
+    const uint64_t saved = t.signal_mask();
+    t.set_signal_mask(saved & ~set);
+    bool timed_out = SleepUntil(
+        t, deadline.value_or(kernel::FutexManager::Deadline{CLOCK_MONOTONIC, INT64_MAX}));
+    t.set_signal_mask(saved);
+    got = t.DequeueSignal(set, &info);
+    if (!got) return timed_out ? Errno::kEAGAIN : Errno::kEINTR;
+  }
+  if (!a.Addr(1).IsNull()) {
+    TRY(usermem::CopyOut(t.mem(), UserPtr<arch::Siginfo>(a.Addr(1)), info));
+  }
+  return static_cast<uint64_t>(info.si_signo);
+}
+
+SyscallResult SysRtSigreturn(Task& t, const SyscallArgs& a) { return t.SigReturn(); }
 
 }  // namespace sbx::syscalls
