@@ -107,9 +107,10 @@ Child SpawnInNamespaces(const std::vector<std::string>& args, const std::vector<
          WriteFile(proc + "/gid_map", absl::StrCat(gid, " ", gid, " 1\n"));
   }
   if (!ok) {
+    int e = errno;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    Die(absl::StrCat("cannot write the id maps of the namespaced child: ", strerror(errno)));
+    Die(absl::StrCat("cannot write the id maps of the namespaced child: ", strerror(e)));
   }
   (void)!write(sync[1], "g", 1);
   close(sync[1]);
@@ -132,21 +133,21 @@ std::vector<std::string> GuestEnv(const RunOptions& opts) {
 
 bool ParseRunArgs(const std::vector<std::string>& args, RunOptions* out, std::string* error) {
   size_t i = 0;
+  // Matches `--flag=VALUE` or `--flag VALUE` at args[i]. Returns false if args[i] is another
+  // flag; sets *error if the value is missing.
   auto value = [&](const std::string& flag, std::string* v) -> bool {
     const std::string& a = args[i];
-    if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=") == 0) {
+    if (a.compare(0, flag.size() + 1, flag + "=") == 0) {
       *v = a.substr(flag.size() + 1);
       return true;
     }
-    if (a == flag) {
-      if (i + 1 >= args.size()) {
-        *error = absl::StrCat(flag, " needs a value");
-        return false;
-      }
+    if (a != flag) return false;
+    if (i + 1 >= args.size()) {
+      *error = absl::StrCat(flag, " needs a value");
+    } else {
       *v = args[++i];
-      return true;
     }
-    return false;
+    return true;
   };
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -161,32 +162,26 @@ bool ParseRunArgs(const std::vector<std::string>& args, RunOptions* out, std::st
     } else if (a == "--clear-env") {
       out->clear_env = true;
     } else if (value("--rootfs", &v)) {
-      if (!error->empty()) return false;
       out->rootfs = v;
     } else if (value("--platform", &v)) {
-      if (v != "ptrace") {
+      if (error->empty() && v != "ptrace") {
         *error = absl::StrCat("--platform ", v, ": unknown platform (available: ptrace)");
-        return false;
       }
       out->platform = v;
     } else if (value("--debug-log", &v)) {
       out->debug_log = v;
     } else if (value("--cwd", &v)) {
-      if (v.empty() || v[0] != '/') {
+      if (error->empty() && (v.empty() || v[0] != '/')) {
         *error = absl::StrCat("--cwd ", v, ": must be an absolute path");
-        return false;
       }
       out->cwd = v;
     } else if (value("--env", &v)) {
-      if (v.find('=') == std::string::npos || v[0] == '=') {
+      if (error->empty() && (v.find('=') == std::string::npos || v[0] == '=')) {
         *error = absl::StrCat("--env ", v, ": expected KEY=VALUE");
-        return false;
       }
       out->env_overrides.push_back(v);
     } else {
-      if (!error->empty()) return false;
       *error = absl::StrCat("unknown option ", a);
-      return false;
     }
     if (!error->empty()) return false;
   }
@@ -200,10 +195,10 @@ bool ParseRunArgs(const std::vector<std::string>& args, RunOptions* out, std::st
 
 int SandboxRun(const RunOptions& opts) {
   struct stat st;
-  if (stat(opts.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    Die(absl::StrCat("--rootfs ", opts.rootfs, ": ",
-                     errno ? strerror(errno) : "not a directory"));
+  if (stat(opts.rootfs.c_str(), &st) != 0) {
+    Die(absl::StrCat("--rootfs ", opts.rootfs, ": ", strerror(errno)));
   }
+  if (!S_ISDIR(st.st_mode)) Die(absl::StrCat("--rootfs ", opts.rootfs, ": Not a directory"));
   char* rootfs_real = realpath(opts.rootfs.c_str(), nullptr);
   if (!rootfs_real) Die(absl::StrCat("--rootfs ", opts.rootfs, ": ", strerror(errno)));
   std::string rootfs = rootfs_real;
