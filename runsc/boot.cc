@@ -158,8 +158,11 @@ int BootMain(const std::vector<std::string>& args) {
   init.creds.rgid = init.creds.egid = init.creds.sgid = init.creds.fsgid = spec.gid();
   init.fds = std::make_shared<fs::FDTable>();
   for (int fd = 0; fd < 3; ++fd) {
-    if (fcntl(fd, F_GETFD) < 0) continue;  // the caller closed it: the guest sees it closed
-    (void)init.fds->Set(fd, fs::host::NewHostFile(fd), false);
+    // The guest gets its own duplicate (the host file takes ownership): a guest closing its
+    // stderr must not close the sentry's, which carries --strace output and our messages.
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dup_fd < 0) continue;  // the caller closed it: the guest sees it closed
+    (void)init.fds->Set(fd, fs::host::NewHostFile(dup_fd), false);
   }
 
   const std::string& prog = init.argv.empty() ? std::string() : init.argv[0];
