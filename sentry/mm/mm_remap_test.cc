@@ -13,14 +13,8 @@ namespace a = ::sbx::mm::abi;
 constexpr int kRW = a::kProtRead | a::kProtWrite;
 constexpr int kAnon = a::kMapPrivate | a::kMapAnonymous;
 
-class MRemapTest : public ::testing::Test {
+class MRemapTest : public MMFixture {
  protected:
-  void SetUp() override {
-    mf_ = std::move(MemoryFile::Create(1ull << 30)).value();
-    pt_ = std::make_shared<PageTable>();
-    mm_ = std::make_unique<MemoryManager>(*mf_, std::make_unique<FakeAddressSpace>(pt_),
-                                          kMinAddr, kMaxAddr);
-  }
   uint64_t Map(uint64_t len, uint64_t fixed_addr = 0, int flags = kAnon,
                std::shared_ptr<fs::FileDescription> file = nullptr) {
     MMapOpts o;
@@ -51,10 +45,6 @@ class MRemapTest : public ::testing::Test {
                          uint64_t new_addr = 0) {
     return mm_->MRemap(UserAddr(addr), old_len, new_len, flags, UserAddr(new_addr));
   }
-
-  std::unique_ptr<MemoryFile> mf_;
-  std::shared_ptr<PageTable> pt_;
-  std::unique_ptr<MemoryManager> mm_;
 };
 
 TEST_F(MRemapTest, Shrink) {

@@ -118,13 +118,10 @@ class SharedFD : public fs::FileDescription {
   std::shared_ptr<FakeShared> f_;
 };
 
-class MMSharedFileTest : public ::testing::Test {
+class MMSharedFileTest : public MMFixture {
  protected:
   void SetUp() override {
-    mf_ = std::move(MemoryFile::Create(1ull << 28)).value();
-    pt_ = std::make_shared<PageTable>();
-    mm_ = std::make_unique<MemoryManager>(*mf_, std::make_unique<FakeAddressSpace>(pt_),
-                                          kMinAddr, kMaxAddr);
+    SetUpMM(1ull << 28);
     file_ = std::make_shared<FakeShared>(*mf_, 4 * kPg);
     rw_ = std::make_shared<SharedFD>(file_, /*O_RDWR*/ 2);
     rw_->size = 4 * kPg;
@@ -148,21 +145,7 @@ class MMSharedFileTest : public ::testing::Test {
   uint64_t Map(uint64_t len, int prot, uint64_t off = 0) {
     return V(MapR(len, prot, rw_, off)).value();
   }
-  int Write(uint64_t addr, uint8_t v, Errno* e = nullptr) {
-    return GuestWrite(*mm_, *mf_, *pt_, addr, v, e);
-  }
-  int Read(uint64_t addr, uint8_t* v, Errno* e = nullptr) {
-    return GuestRead(*mm_, *mf_, *pt_, addr, v, e);
-  }
-  uint8_t ReadByte(uint64_t addr) {
-    uint8_t v = 0xee;
-    EXPECT_EQ(Read(addr, &v), 0) << std::hex << addr;
-    return v;
-  }
 
-  std::unique_ptr<MemoryFile> mf_;
-  std::shared_ptr<PageTable> pt_;
-  std::unique_ptr<MemoryManager> mm_;
   std::shared_ptr<FakeShared> file_;
   std::shared_ptr<SharedFD> rw_;
 };

@@ -16,14 +16,8 @@ namespace a = ::sbx::mm::abi;
 constexpr int kRW = a::kProtRead | a::kProtWrite;
 constexpr int kAnon = a::kMapPrivate | a::kMapAnonymous;
 
-class MMTest : public ::testing::Test {
+class MMTest : public MMFixture {
  protected:
-  void SetUp() override {
-    mf_ = std::move(MemoryFile::Create(1ull << 30)).value();
-    pt_ = std::make_shared<PageTable>();
-    mm_ = std::make_unique<MemoryManager>(*mf_, std::make_unique<FakeAddressSpace>(pt_),
-                                          kMinAddr, kMaxAddr);
-  }
   Result<UserAddr> MapR(uint64_t len, int prot = kRW, int flags = kAnon, uint64_t addr = 0,
                         std::shared_ptr<fs::FileDescription> file = nullptr, uint64_t off = 0) {
     MMapOpts o;
@@ -41,25 +35,10 @@ class MMTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : ErrnoName(r.error()));
     return r.ok() ? r->value() : 0;
   }
-  int Write(uint64_t addr, uint8_t v, Errno* e = nullptr) {
-    return GuestWrite(*mm_, *mf_, *pt_, addr, v, e);
-  }
-  int Read(uint64_t addr, uint8_t* v, Errno* e = nullptr) {
-    return GuestRead(*mm_, *mf_, *pt_, addr, v, e);
-  }
-  uint8_t ReadByte(uint64_t addr) {
-    uint8_t v = 0xee;
-    EXPECT_EQ(Read(addr, &v), 0) << std::hex << addr;
-    return v;
-  }
   int CountMaps() {
     std::string s = mm_->DebugMaps();
     return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
   }
-
-  std::unique_ptr<MemoryFile> mf_;
-  std::shared_ptr<PageTable> pt_;
-  std::unique_ptr<MemoryManager> mm_;
 };
 
 TEST_F(MMTest, TopDownPlacementBelowMmapBase) {

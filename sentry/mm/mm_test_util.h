@@ -130,4 +130,32 @@ class FakeFile : public fs::FileDescription {
   std::string data_;
 };
 
+// A MemoryManager over a FakeAddressSpace, with byte-level guest access helpers: the common
+// base of the MemoryManager unit-test fixtures.
+class MMFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { SetUpMM(1ull << 30); }
+  void SetUpMM(uint64_t memfile_bytes) {
+    mf_ = std::move(MemoryFile::Create(memfile_bytes)).value();
+    pt_ = std::make_shared<PageTable>();
+    mm_ = std::make_unique<MemoryManager>(*mf_, std::make_unique<FakeAddressSpace>(pt_),
+                                          kMinAddr, kMaxAddr);
+  }
+  int Write(uint64_t addr, uint8_t v, Errno* e = nullptr) {
+    return GuestWrite(*mm_, *mf_, *pt_, addr, v, e);
+  }
+  int Read(uint64_t addr, uint8_t* v, Errno* e = nullptr) {
+    return GuestRead(*mm_, *mf_, *pt_, addr, v, e);
+  }
+  uint8_t ReadByte(uint64_t addr) {
+    uint8_t v = 0xee;
+    EXPECT_EQ(Read(addr, &v), 0) << std::hex << addr;
+    return v;
+  }
+
+  std::unique_ptr<MemoryFile> mf_;
+  std::shared_ptr<PageTable> pt_;
+  std::unique_ptr<MemoryManager> mm_;
+};
+
 }  // namespace sbx::mm::testing
