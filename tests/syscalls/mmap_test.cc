@@ -17,25 +17,6 @@
 namespace sbx::testing {
 namespace {
 
-const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-
-// True if every page of [addr, addr+len) is mapped (mincore succeeds).
-bool Mapped(void* addr, size_t len) {
-  unsigned char vec[64];
-  return mincore(addr, len, vec) == 0;
-}
-
-// True if no page of [addr, addr+len) is mapped: every page's mincore fails with ENOMEM.
-bool Unmapped(void* addr, size_t len) {
-  unsigned char vec;
-  for (size_t off = 0; off < len; off += kPage) {
-    if (mincore(static_cast<char*>(addr) + off, kPage, &vec) == 0 || errno != ENOMEM) {
-      return false;
-    }
-  }
-  return true;
-}
-
 void* MapAnon(size_t len, int prot = PROT_READ | PROT_WRITE) {
   return mmap(nullptr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }

@@ -15,23 +15,6 @@
 namespace sbx::testing {
 namespace {
 
-const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-
-bool Mapped(void* addr, size_t len) {
-  unsigned char vec[64];
-  return mincore(addr, len, vec) == 0;
-}
-
-bool Unmapped(void* addr, size_t len) {
-  unsigned char vec;
-  for (size_t off = 0; off < len; off += kPage) {
-    if (mincore(static_cast<char*>(addr) + off, kPage, &vec) == 0 || errno != ENOMEM) {
-      return false;
-    }
-  }
-  return true;
-}
-
 char* MapAnon(size_t len) {
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : static_cast<char*>(p);

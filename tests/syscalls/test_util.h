@@ -36,6 +36,26 @@ inline ::testing::AssertionResult FailsWith(long ret, int expected) {
 }
 
 // Same as FailsWith for calls that return MAP_FAILED (mmap, mremap).
+inline const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+
+// True if every page of [addr, addr+len) is mapped (mincore succeeds). Lets tests check
+// mappings without touching memory (a fault would need signal delivery).
+inline bool Mapped(void* addr, size_t len) {
+  unsigned char vec[64];
+  return mincore(addr, len, vec) == 0;
+}
+
+// True if no page of [addr, addr+len) is mapped: every page's mincore fails with ENOMEM.
+inline bool Unmapped(void* addr, size_t len) {
+  unsigned char vec;
+  for (size_t off = 0; off < len; off += kPage) {
+    if (mincore(static_cast<char*>(addr) + off, kPage, &vec) == 0 || errno != ENOMEM) {
+      return false;
+    }
+  }
+  return true;
+}
+
 inline ::testing::AssertionResult MapFailsWith(void* ret, int expected) {
   const int err = errno;
   if (ret != MAP_FAILED) {
