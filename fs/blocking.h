@@ -1,6 +1,8 @@
 // The Interruptible of the syscall running on this host thread, so blocking file operations
 // (pipe reads/writes) can stop when the task is signalled without widening every
-// FileDescription method. The syscall layer installs it with ScopedInterruptible.
+// FileDescription method. The syscall layer installs it with ScopedInterruptible. Blocked
+// calls wait on a fs::Waiter (fs/waiter.h) filed under this Interruptible, so a signal
+// sender's KickWaiter wakes them at once.
 #pragma once
 
 #include "fs/file.h"

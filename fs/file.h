@@ -38,6 +38,17 @@ class Interruptible {
 };
 
 class SharedMappable;
+class WaitQueue;  // fs/waiter.h
+
+// poll(2) event bits (include/uapi/asm-generic/poll.h; x86-64 uses them unmangled, and the
+// EPOLL* values are the same).
+inline constexpr uint32_t kPollIn = 0x001, kPollPri = 0x002, kPollOut = 0x004,
+                          kPollErr = 0x008, kPollHup = 0x010, kPollNval = 0x020,
+                          kPollRdNorm = 0x040, kPollRdBand = 0x080, kPollWrNorm = 0x100,
+                          kPollWrBand = 0x200, kPollMsg = 0x400, kPollRdHup = 0x2000;
+// DEFAULT_POLLMASK: what a file without a poll method (regular files, directories, /dev/null)
+// reports: always readable and writable.
+inline constexpr uint32_t kDefaultPollMask = kPollIn | kPollOut | kPollRdNorm | kPollWrNorm;
 
 // Told by a SharedMappable when pages that some address space may map go away (truncate,
 // hole punch): the observer must drop its mappings of them before the call returns, so that
@@ -89,6 +100,13 @@ class FileDescription : public std::enable_shared_from_this<FileDescription> {
   virtual Result<uint64_t> Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) {
     return Errno::kENOTTY;
   }
+  // Readiness (Linux f_op->poll without the wait-table side): the events of `mask` that
+  // are ready now, plus POLLERR/POLLHUP/POLLRDHUP-style conditions, which are reported
+  // whatever the mask (callers filter). Must not block. Thread-safe.
+  virtual uint32_t Readiness(uint32_t mask) { return mask & kDefaultPollMask; }
+  // The queue notified when this file's readiness may have changed, or null if the file
+  // never notifies (always-ready files, host FDs): pollers then re-check it periodically.
+  virtual WaitQueue* readiness_queue() { return nullptr; }
   // For mmap: true if the file's contents can be mapped (regular files).
   virtual bool Mappable() const { return false; }
   // For MAP_SHARED: the file's shared pages, or null (then shared mappings are private

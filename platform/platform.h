@@ -2,13 +2,31 @@
 // never touches ptrace or KVM directly.
 //
 // Threading contract (needed by ptrace, where a tracee is bound to one tracer thread):
-// - A Context belongs to the host thread that created it; only that thread calls Switch().
+// - A Context belongs to the host thread that created it; only that thread calls Switch(), and
+//   it must also destroy it (ptrace: the stub thread is handed back to the address space).
 //   Interrupt() may be called from any thread.
-// - AddressSpace::MapFile/Unmap may be called from any thread. Changes are guaranteed to be
-//   visible to a guest thread of this address space no later than its next Switch() return
-//   to guest mode (ptrace queues them and applies them, batched, on the next Switch into the
-//   address space; with several guest threads per address space the implementation must make
-//   Unmap take effect before it returns — documented in platform/ptrace/README.md).
+// - One guest thread = one Context. Any number of Contexts (each on its own host thread) may
+//   Switch() into the same AddressSpace concurrently: that is how a multi-threaded guest
+//   process runs (ptrace: each gets its own stub thread of the address space's stub process).
+// - AddressSpace::MapFile/Unmap/Sync may be called from any thread, including a guest thread
+//   of that address space between two Switch() calls and a thread of another address space.
+//
+// When memory changes take effect (guest threads of one address space must agree):
+// - MapFile is lazy: it is guaranteed to be in effect for a guest thread no later than its
+//   next Switch() into the address space, but a guest thread that is running meanwhile may
+//   still see the old mapping for a while. That is enough when MapFile fills a hole (the
+//   worst case is one more fault, which the sentry resolves by mapping again).
+// - Unmap is synchronous: when it returns, no guest thread of the address space can access the
+//   range any more (a thread running guest code faults on its next access).
+// - Sync() makes every change made so far synchronous in the same sense. Call it after a
+//   MapFile that *replaces* an existing mapping by one with less access or other backing
+//   (copy-on-write after fork remapping a writable page read-only, a COW break replacing a
+//   shared page by a private copy, mprotect removing rights, a remap of another file range)
+//   whenever other guest threads of the address space may be running. Batch first: several
+//   MapFile calls then one Sync() cost one round trip.
+// Both are cheap when no other guest thread of the address space is inside Switch() (the
+// common, single-threaded case): nothing can observe the old mappings, so the changes stay
+// queued until the next Switch() applies them in one batch.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +63,12 @@ class AddressSpace {
   // existing mapping there (MAP_SHARED|MAP_FIXED semantics). Page-aligned arguments.
   virtual Result<void> MapFile(UserAddr addr, uint64_t len, uint64_t memfile_offset,
                                Prot prot) = 0;
-  // Removes any mapping in [addr, addr+len). Page-aligned arguments.
+  // Removes any mapping in [addr, addr+len). Page-aligned arguments. In effect for every guest
+  // thread of the address space when it returns (see the file comment).
   virtual Result<void> Unmap(UserAddr addr, uint64_t len) = 0;
+  // Returns once every MapFile/Unmap made before the call is in effect for every guest thread
+  // of the address space (see the file comment). ESRCH if the address space is dead.
+  virtual Result<void> Sync() { return Ok(); }
   // Destroys the host side (stub process / page tables). Further calls fail.
   virtual void Release() = 0;
 };

@@ -2,6 +2,7 @@
 #include "fs/host/host.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,17 @@ class HostFile : public FileDescription {
     return a;
   }
   Result<size_t> GetDents64(std::span<std::byte>) override { return Errno::kENOTDIR; }
+
+  // The host's own poll with a zero timeout: host FDs have no wait queue, so pollers call
+  // this again every slice.
+  uint32_t Readiness(uint32_t mask) override {
+    struct pollfd p = {fd_, static_cast<short>(mask & 0xffff), 0};
+    for (;;) {
+      int r = ::poll(&p, 1, 0);
+      if (r >= 0) return static_cast<uint16_t>(p.revents);
+      if (errno != EINTR) return kPollErr;
+    }
+  }
 
   Result<uint64_t> Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) override {
     switch (cmd) {

@@ -3,7 +3,8 @@
 // thread and is not interruptible by guest signals yet — the next issue makes it so).
 // lseek/pread/pwrite work when the host FD is seekable (a redirect to a file). ioctl forwards
 // the tty requests TCGETS, TCSETS/W/F, TIOCGWINSZ, TIOCSWINSZ to a tty FD and FIONREAD to any;
-// everything else is ENOTTY.
+// everything else is ENOTTY. poll readiness is the host poll(2) of the FD with a zero timeout
+// (no wait queue: pollers re-check host FDs every slice).
 #pragma once
 
 #include <memory>

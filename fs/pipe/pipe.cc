@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstring>
 
-#include "absl/time/time.h"
 #include "fs/blocking.h"
 #include "fs/tmpfs/tmpfs.h"
 #include "fs/vfs.h"
@@ -14,23 +13,66 @@
 namespace sbx::fs::pipe {
 
 namespace {
-constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
 std::atomic<uint64_t> next_pipe_ino{1};
 // pipefs' device number (anonymous, outside the range the VFS hands out).
 constexpr uint64_t kPipeFSDev = abi::MakeDev(0, 12);
+constexpr size_t kPage = 4096;
+// An internal event (outside the 16 poll bits) for WaitForPeer: an end was opened.
+constexpr uint32_t kPeerEvent = 1u << 30;
+constexpr uint32_t kReadable = kPollIn | kPollRdNorm;
+constexpr uint32_t kWritable = kPollOut | kPollWrNorm;
+
+size_t PagesFor(size_t bytes) { return (bytes + kPage - 1) / kPage; }
 }  // namespace
 
-Pipe::Pipe(uint64_t ino) : ino_(ino), buf_(kDefaultCapacity) {}
+Pipe::Pipe(uint64_t ino) : ino_(ino) {}
 
 size_t Pipe::buffered() const {
   absl::MutexLock l(&mu_);
   return len_;
 }
 
+size_t Pipe::Capacity() const {
+  absl::MutexLock l(&mu_);
+  return capacity_;
+}
+
+uint64_t Pipe::writer_opens() const {
+  absl::MutexLock l(&mu_);
+  return w_counter_;
+}
+
+Result<uint64_t> Pipe::SetCapacity(uint64_t bytes, bool privileged) {
+  // round_pipe_size(): at least a page, else the next power of two; > 2^31 is invalid.
+  if (bytes > (uint64_t{1} << 31)) return Errno::kEINVAL;
+  uint64_t size = kPage;
+  while (size < bytes) size <<= 1;
+  absl::MutexLock l(&mu_);
+  if (size > capacity_ && size > kMaxUnprivilegedCapacity && !privileged) return Errno::kEPERM;
+  // pipe_resize_ring(): the occupied slots (pages) must fit.
+  if (PagesFor(len_) > size / kPage) return Errno::kEBUSY;
+  if (buf_.size() > size) RelayoutLocked(size);
+  capacity_ = size;
+  queue_.Notify(kWritable);  // a larger pipe may have become writable
+  return size;
+}
+
+void Pipe::RelayoutLocked(size_t size) {
+  std::vector<std::byte> nb(size);
+  size_t first = std::min(len_, buf_.size() - head_);
+  if (len_ > 0) {
+    std::memcpy(nb.data(), buf_.data() + head_, first);
+    std::memcpy(nb.data() + first, buf_.data(), len_ - first);
+  }
+  buf_ = std::move(nb);
+  head_ = 0;
+}
+
 void Pipe::AddEnd(bool reader) {
   absl::MutexLock l(&mu_);
   (reader ? readers_ : writers_)++;
-  cv_.SignalAll();
+  if (!reader) w_counter_++;
+  queue_.Notify(kPeerEvent);
 }
 
 bool Pipe::HasEnd(bool reader) const {
@@ -38,19 +80,45 @@ bool Pipe::HasEnd(bool reader) const {
   return (reader ? readers_ : writers_) > 0;
 }
 
+Result<void> Pipe::WaitLocked(uint32_t mask) {
+  if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
+  // Registered under mu_, so any state change after the caller's check notifies us.
+  Waiter w;
+  queue_.Add(&w, mask);
+  mu_.Unlock();
+  w.Wait(kInterruptSlice);
+  queue_.Remove(&w);
+  mu_.Lock();
+  return Ok();
+}
+
 Result<void> Pipe::WaitForPeer(bool reader) {
   absl::MutexLock l(&mu_);
-  while ((reader ? writers_ : readers_) == 0) {
-    if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
-    cv_.WaitWithTimeout(&mu_, kPollInterval);
-  }
+  while ((reader ? writers_ : readers_) == 0) TRY(WaitLocked(kPeerEvent));
   return Ok();
 }
 
 void Pipe::DropEnd(bool reader) {
   absl::MutexLock l(&mu_);
   (reader ? readers_ : writers_)--;
-  cv_.SignalAll();
+  // The last writer gone: readers see EOF/POLLHUP; the last reader: writers see EPIPE/POLLERR.
+  if (!reader && writers_ == 0) queue_.Notify(kPollHup | kReadable);
+  if (reader && readers_ == 0) queue_.Notify(kPollErr | kWritable);
+}
+
+uint32_t Pipe::Readiness(bool read_end, bool write_end, uint64_t hup_writer_mark) const {
+  absl::MutexLock l(&mu_);
+  uint32_t m = 0;
+  if (read_end) {
+    if (len_ > 0) m |= kReadable;
+    if (writers_ == 0 && w_counter_ != hup_writer_mark) m |= kPollHup;
+  }
+  if (write_end) {
+    // !pipe_full(): a free slot, i.e. room for a PIPE_BUF write.
+    if (capacity_ - len_ >= std::min(kPipeBuf, capacity_)) m |= kWritable;
+    if (readers_ == 0) m |= kPollErr;
+  }
+  return m;
 }
 
 Result<size_t> Pipe::Read(std::span<std::byte> dst, bool nonblock) {
@@ -59,8 +127,7 @@ Result<size_t> Pipe::Read(std::span<std::byte> dst, bool nonblock) {
   while (len_ == 0) {
     if (writers_ == 0) return size_t{0};
     if (nonblock) return Errno::kEAGAIN;
-    if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
-    cv_.WaitWithTimeout(&mu_, kPollInterval);
+    TRY(WaitLocked(kReadable | kPollHup));
   }
   size_t n = std::min(dst.size(), len_);
   size_t first = std::min(n, buf_.size() - head_);
@@ -69,7 +136,7 @@ Result<size_t> Pipe::Read(std::span<std::byte> dst, bool nonblock) {
   head_ = (head_ + n) % buf_.size();
   len_ -= n;
   if (len_ == 0) head_ = 0;
-  cv_.SignalAll();
+  queue_.Notify(kWritable);
   return n;
 }
 
@@ -80,24 +147,28 @@ Result<size_t> Pipe::Write(std::span<const std::byte> src, bool nonblock) {
   size_t done = 0;
   while (done < src.size()) {
     if (readers_ == 0) return done > 0 ? Result<size_t>(done) : Errno::kEPIPE;
-    size_t space = buf_.size() - len_;
+    size_t space = capacity_ - len_;
     size_t left = src.size() - done;
     // A write of at most PIPE_BUF bytes goes in whole or waits.
     bool can = src.size() <= kPipeBuf ? space >= left : space > 0;
     if (!can) {
       if (nonblock) return done > 0 ? Result<size_t>(done) : Errno::kEAGAIN;
-      if (CurrentlyInterrupted()) return done > 0 ? Result<size_t>(done) : Errno::kERESTARTSYS;
-      cv_.WaitWithTimeout(&mu_, kPollInterval);
+      auto w = WaitLocked(kWritable | kPollErr);
+      if (!w.ok()) return done > 0 ? Result<size_t>(done) : w.error();
       continue;
     }
     size_t n = std::min(space, left);
+    if (buf_.size() < len_ + n) {
+      // Grow geometrically up to the capacity.
+      RelayoutLocked(std::min(capacity_, std::max({len_ + n, 2 * buf_.size(), kPage})));
+    }
     size_t tail = (head_ + len_) % buf_.size();
     size_t first = std::min(n, buf_.size() - tail);
     std::memcpy(buf_.data() + tail, src.data() + done, first);
     std::memcpy(buf_.data(), src.data() + done + first, n - first);
     len_ += n;
     done += n;
-    cv_.SignalAll();
+    queue_.Notify(kReadable);
   }
   return done;
 }
@@ -132,6 +203,8 @@ Result<Attr> PipeFD::Stat() {
   return a;
 }
 
+uint32_t PipeFD::Readiness(uint32_t mask) { return pipe_->Readiness(reader_, !reader_); }
+
 Result<uint64_t> PipeFD::Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) {
   if (cmd == abi::kFIONREAD) {
     int32_t n = static_cast<int32_t>(pipe_->buffered());
@@ -145,6 +218,11 @@ Result<uint64_t> PipeFD::Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t 
 
 FifoFD::FifoFD(std::shared_ptr<Dentry> d, std::shared_ptr<Pipe> p, uint32_t flags)
     : FileDescription(std::move(d), flags), pipe_(std::move(p)) {
+  // fifo_open(): a non-blocking reader that finds no writer suppresses POLLHUP until one
+  // has come (f_pipe = w_counter).
+  if (readable() && !writable() && (flags & abi::kO_NONBLOCK) && !pipe_->HasEnd(false)) {
+    hup_writer_mark_ = pipe_->writer_opens();
+  }
   if (readable()) pipe_->AddEnd(true);
   if (writable()) pipe_->AddEnd(false);
 }
@@ -166,6 +244,10 @@ Result<size_t> FifoFD::Write(std::span<const std::byte> src) {
 
 Result<Attr> FifoFD::Stat() { return dentry_->inode()->Stat(); }
 
+uint32_t FifoFD::Readiness(uint32_t mask) {
+  return pipe_->Readiness(readable(), writable(), hup_writer_mark_);
+}
+
 Result<uint64_t> FifoFD::Ioctl(usermem::UserMemory& mem, uint64_t cmd, uint64_t arg) {
   if (cmd == abi::kFIONREAD) {
     int32_t n = static_cast<int32_t>(pipe_->buffered());
@@ -184,6 +266,12 @@ Result<std::shared_ptr<FileDescription>> OpenFifo(std::shared_ptr<Pipe> p,
   if (!nonblock && acc == abi::kO_RDONLY) TRY(p->WaitForPeer(/*reader=*/true));
   if (!nonblock && acc == abi::kO_WRONLY) TRY(p->WaitForPeer(/*reader=*/false));
   return std::shared_ptr<FileDescription>(std::move(f));
+}
+
+Pipe* PipeOf(FileDescription* f) {
+  if (auto* p = dynamic_cast<PipeFD*>(f)) return &p->pipe();
+  if (auto* p = dynamic_cast<FifoFD*>(f)) return &p->pipe();
+  return nullptr;
 }
 
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(

@@ -5,12 +5,13 @@
 // - The template stub (forked once, while the sentry is single-threaded) never runs guest
 //   code; it is seized only under Shared::template_mu to inject `clone`, then parked and
 //   detached again, so any sentry thread can create address spaces.
-// - A stub thread is traced by at most one sentry thread: the owner thread of the Context
-//   recorded in StubProcess::tracer. Only that thread issues ptrace requests for it.
-// - Memory operations are queued in StubProcess::ops and applied by the tracer at the start of
-//   its next Switch into the address space, in order, before any guest instruction runs.
+// - A stub thread is traced by at most one sentry thread: the owner thread of the Context that
+//   claimed it (StubProcess, stub_process.h). Only that thread issues ptrace requests for it.
+// - Memory operations are queued on the StubProcess and applied, in order, by a tracer before
+//   any guest instruction of the process runs after them; Unmap and Sync also make sure no
+//   guest thread that is running keeps using the old mappings (stub_process.h).
 //
-// Lock order: Shared::template_mu, then StubProcess::mu. Neither is held across a Switch's
+// Lock order: Shared::template_mu, then StubProcess's locks. None is held across a Switch's
 // wait for the guest.
 #include "platform/ptrace/ptrace_platform.h"
 
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <elf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -34,6 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "platform/ptrace/stub.h"
+#include "platform/ptrace/stub_process.h"
 #include "platform/ptrace/tracee.h"
 
 namespace sbx::platform::ptrace {
@@ -43,56 +46,6 @@ long Ptrace(int req, pid_t tid, uint64_t addr, uint64_t data) {
   return ::ptrace(static_cast<__ptrace_request>(req), tid, reinterpret_cast<void*>(addr),
                   reinterpret_cast<void*>(data));
 }
-
-pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-// State shared by the platform and every address space and context it made (they may outlive
-// the Platform object).
-struct Shared {
-  StubLayout layout;
-  MemoryFileInfo memfile;
-  pid_t sentry_pid = 0;
-  pid_t template_pid = 0;
-  absl::Mutex template_mu;  // serialises seize/inject/detach of the template
-};
-
-struct Op {
-  enum Kind { kMap, kUnmap } kind;
-  uint64_t addr, len, offset;
-  int prot;
-};
-
-class PtraceContext;
-
-// One stub process (the host side of one AddressSpace). Its main thread is the only stub
-// thread for now; see README.md for more threads.
-struct StubProcess {
-  explicit StubProcess(std::shared_ptr<Shared> s, pid_t p) : shared(std::move(s)), pid(p) {}
-  std::shared_ptr<Shared> shared;
-  const pid_t pid;
-  absl::Mutex mu;
-  bool dead ABSL_GUARDED_BY(mu) = false;
-  std::vector<Op> ops ABSL_GUARDED_BY(mu);
-  PtraceContext* tracer ABSL_GUARDED_BY(mu) = nullptr;
-
-  // Kills the stub and reaps it. Idempotent.
-  void Kill() {
-    {
-      absl::MutexLock l(&mu);
-      if (dead) return;
-      dead = true;
-      ops.clear();
-    }
-    kill(pid, SIGKILL);
-    for (;;) {
-      int status;
-      pid_t r = waitpid(pid, &status, __WALL);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) break;  // ECHILD: the tracer reaped it
-      if (WIFEXITED(status) || WIFSIGNALED(status)) break;
-    }
-  }
-};
 
 class PtraceAddressSpace : public AddressSpace {
  public:
@@ -105,16 +58,19 @@ class PtraceAddressSpace : public AddressSpace {
     uint64_t end;
     if (memfile_offset % usermem::kPageSize != 0 ||
         __builtin_add_overflow(memfile_offset, len, &end) ||
-        end > proc_->shared->memfile.size) {
+        end > proc_->shared()->memfile.size) {
       return Errno::kEINVAL;
     }
-    return Queue(Op{Op::kMap, addr.value(), len, memfile_offset, prot.ToLinux()});
+    return proc_->Queue(Op{Op::kMap, addr.value(), len, memfile_offset, prot.ToLinux()});
   }
 
   Result<void> Unmap(UserAddr addr, uint64_t len) override {
     TRY(CheckRange(addr.value(), len));
-    return Queue(Op{Op::kUnmap, addr.value(), len, 0, 0});
+    TRY(proc_->Queue(Op{Op::kUnmap, addr.value(), len, 0, 0}));
+    return proc_->Sync();
   }
+
+  Result<void> Sync() override { return proc_->Sync(); }
 
   void Release() override { proc_->Kill(); }
 
@@ -125,27 +81,9 @@ class PtraceAddressSpace : public AddressSpace {
   Result<void> CheckRange(uint64_t addr, uint64_t len) const {
     uint64_t end;
     if (len == 0 || addr % usermem::kPageSize != 0 || len % usermem::kPageSize != 0 ||
-        __builtin_add_overflow(addr, len, &end) || end > proc_->shared->layout.start) {
+        __builtin_add_overflow(addr, len, &end) || end > proc_->shared()->layout.start) {
       return Errno::kEINVAL;
     }
-    return Ok();
-  }
-
-  // Queues `op`, merging it into the previous one when they are contiguous and alike.
-  Result<void> Queue(const Op& op) {
-    absl::MutexLock l(&proc_->mu);
-    if (proc_->dead) return Errno::kESRCH;
-    auto& ops = proc_->ops;
-    if (!ops.empty()) {
-      Op& last = ops.back();
-      if (last.kind == op.kind && last.addr + last.len == op.addr &&
-          (op.kind == Op::kUnmap ||
-           (last.prot == op.prot && last.offset + last.len == op.offset))) {
-        last.len += op.len;
-        return Ok();
-      }
-    }
-    ops.push_back(op);
     return Ok();
   }
 
@@ -157,7 +95,8 @@ constexpr uint32_t kMxcsrInit = 0x1f80;
 
 class PtraceContext : public Context {
  public:
-  explicit PtraceContext(std::shared_ptr<Shared> s) : shared_(std::move(s)), owner_(GetTid()) {
+  explicit PtraceContext(std::shared_ptr<Shared> s)
+      : shared_(std::move(s)), owner_(CurrentTid()) {
     CPU_ZERO(&allowed_cpus_);
     if (sched_getaffinity(0, sizeof(allowed_cpus_), &allowed_cpus_) != 0) {
       for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &allowed_cpus_);
@@ -165,51 +104,31 @@ class PtraceContext : public Context {
   }
 
   ~PtraceContext() override {
-    if (self_pinned_ && GetTid() == owner_) {
-      sched_setaffinity(0, sizeof(allowed_cpus_), &allowed_cpus_);
-    }
-    // Hand our stub threads back to the park loop so another context can seize them.
-    for (auto& p : attached_) {
-      bool alive;
-      {
-        absl::MutexLock l(&p->mu);
-        alive = !p->dead && p->tracer == this;
-        if (p->tracer == this) p->tracer = nullptr;
-      }
-      if (alive && GetTid() == owner_) (void)ParkAndDetach(p->pid, shared_->layout);
-    }
+    const bool mine = CurrentTid() == owner_;
+    if (self_pinned_ && mine) sched_setaffinity(0, sizeof(allowed_cpus_), &allowed_cpus_);
+    // Give our stub threads back: parked as spares for the next Context, or exited.
+    for (const Attached& a : attached_) a.proc->ReleaseThread(this, a.tid, mine);
   }
 
   Result<SwitchResult> Switch(AddressSpace& as, arch::Registers& regs) override {
-    if (GetTid() != owner_) return Errno::kEPERM;
+    if (CurrentTid() != owner_) return Errno::kEPERM;
     auto* pas = dynamic_cast<PtraceAddressSpace*>(&as);
     if (pas == nullptr) return Errno::kEINVAL;
     StubProcess* proc = pas->proc().get();
-    TRY(Attach(pas->proc()));
-    const pid_t tid = proc->pid;
-    TRY(ApplyOps(proc));
-    if (fp_pending_) {
-      TRY(WriteFP(tid, pending_fp_));
-      fp_pending_ = false;
-    }
-    last_tid_ = tid;
-    PinToMyCpu(tid);
-
-    arch::Registers r = regs;
-    if (r.cs == 0) r.cs = arch::kUserCS;
-    if (r.ss == 0) r.ss = arch::kUserDS;
-    r.orig_rax = ~0ull;  // never let the host apply syscall-restart fix-ups to guest state
-    if (auto s = SetRegs(tid, r); !s.ok()) return s.error() == Errno::kESRCH ? s.error()
-                                                                             : Errno::kEFAULT;
-
-    running_.store((static_cast<uint64_t>(proc->pid) << 32) | static_cast<uint32_t>(tid));
-    if (interrupt_pending_.exchange(false)) {
-      running_.store(0);
-      return SwitchResult{SwitchReason::kInterrupted};
-    }
-    Result<SwitchResult> res = Run(tid, regs);
+    if (proc->dead()) return Errno::kESRCH;
+    const pid_t tid = TRY(Attach(pas->proc()));
+    // From here until the store of 0, Sync() counts on us to apply the op queue (see
+    // stub_process.h): before the guest runs, when kicked, and before we return.
+    running_.store(RunningWord(proc->pid(), tid));
+    Result<SwitchResult> res = Enter(proc, tid, regs);
     running_.store(0);
-    if (!res.ok()) MarkDead(proc);
+    while (res.ok() && proc->ops_pending()) {
+      if (Result<void> a = proc->ApplyOps(tid); !a.ok()) res = a.error();
+    }
+    if (!res.ok()) {
+      if (res.error() == Errno::kESRCH || res.error() == Errno::kECHILD) proc->MarkDead();
+      if (proc->dead()) return Errno::kESRCH;  // e.g. Release raced with us and reaped
+    }
     return res;
   }
 
@@ -223,7 +142,7 @@ class PtraceContext : public Context {
   }
 
   Result<void> GetFPState(arch::FPState* out) override {
-    if (GetTid() != owner_) return Errno::kEPERM;
+    if (CurrentTid() != owner_) return Errno::kEPERM;
     if (last_tid_ == 0) {
       if (!fp_pending_) InitFP(&pending_fp_, TRY(XstateSize(0)));
       *out = pending_fp_;
@@ -233,7 +152,7 @@ class PtraceContext : public Context {
   }
 
   Result<void> SetFPState(const arch::FPState& in) override {
-    if (GetTid() != owner_) return Errno::kEPERM;
+    if (CurrentTid() != owner_) return Errno::kEPERM;
     if (in.size < 512 || in.size > sizeof(in.data)) return Errno::kEINVAL;
     if (last_tid_ == 0) {
       pending_fp_ = in;
@@ -244,65 +163,75 @@ class PtraceContext : public Context {
   }
 
  private:
-  // Makes the calling thread the tracer of `proc`'s stub thread if it is not yet.
-  Result<void> Attach(const std::shared_ptr<StubProcess>& p) {
-    {
-      absl::MutexLock l(&p->mu);
-      if (p->dead) return Errno::kESRCH;
-      if (p->tracer == this) return Ok();
-      // A second sentry thread in the same address space needs a second stub thread: not
-      // implemented yet (README.md, "More threads").
-      if (p->tracer != nullptr) return Errno::kENOSYS;
-      p->tracer = this;
+  // A stub process in which this context claimed a thread.
+  struct Attached {
+    std::shared_ptr<StubProcess> proc;
+    pid_t tid;
+  };
+
+  // The stub thread of `p` this context traces, claiming one on first use.
+  Result<pid_t> Attach(const std::shared_ptr<StubProcess>& p) {
+    if (last_attached_ < attached_.size() && attached_[last_attached_].proc == p) {
+      return attached_[last_attached_].tid;
     }
-    Result<void> r = SeizeParked(p->pid, shared_->layout);
-    if (r.ok() && !fp_pending_) {
-      // A fresh stub thread carries the FPU state of the sentry thread that forked the
-      // template: start the guest from the architectural init state instead.
-      Result<uint32_t> size = XstateSize(p->pid);
-      if (size.ok()) {
+    for (size_t i = 0; i < attached_.size(); ++i) {
+      if (attached_[i].proc == p) {
+        last_attached_ = i;
+        return attached_[i].tid;
+      }
+    }
+    // Forget address spaces that were released meanwhile (a task that exec'ed many times).
+    std::erase_if(attached_, [&](const Attached& a) {
+      if (!a.proc->killed()) return false;
+      a.proc->ReleaseThread(this, a.tid, true);
+      return true;
+    });
+    Result<pid_t> claimed = p->ClaimThread(this, &running_);
+    if (!claimed.ok()) return claimed.error();  // nothing claimed: a later Switch may retry
+    const pid_t tid = *claimed;
+    last_attached_ = attached_.size();
+    attached_.push_back(Attached{p, tid});
+    if (!fp_pending_) {
+      // A stub thread carries the FPU state of whatever ran on it before (the sentry thread
+      // that forked the template, the thread it was cloned from, a previous Context): start
+      // the guest from the architectural init state instead.
+      Result<uint32_t> size = XstateSize(tid);
+      Result<void> r = size.ok() ? Result<void>(Ok()) : Result<void>(size.error());
+      if (r.ok()) {
         arch::FPState init;
         InitFP(&init, *size);
-        r = WriteFP(p->pid, init);
-      } else {
-        r = size.error();
+        r = WriteFP(tid, init);
+      }
+      if (!r.ok()) {
+        p->MarkDead();
+        return Errno::kESRCH;
       }
     }
-    if (!r.ok()) {
-      absl::MutexLock l(&p->mu);
-      p->tracer = nullptr;
-      return Errno::kESRCH;
-    }
-    attached_.push_back(p);
-    return Ok();
+    return tid;
   }
 
-  // Applies the queued memory operations of `proc` by injecting mmap/munmap.
-  Result<void> ApplyOps(StubProcess* proc) {
-    std::vector<Op> ops;
-    {
-      absl::MutexLock l(&proc->mu);
-      ops.swap(proc->ops);
+  // Switch() between publishing and clearing the running word.
+  Result<SwitchResult> Enter(StubProcess* proc, pid_t tid, arch::Registers& regs) {
+    // Loop: an injection swallows signals, including a kick for an op queued meanwhile.
+    while (proc->ops_pending()) TRY(proc->ApplyOps(tid));
+    if (fp_pending_) {
+      TRY(WriteFP(tid, pending_fp_));
+      fp_pending_ = false;
     }
-    if (ops.empty()) return Ok();
-    const StubLayout& L = shared_->layout;
-    arch::Registers base;
-    TRY(GetRegs(proc->pid, &base));
-    for (const Op& op : ops) {
-      uint64_t rax;
-      if (op.kind == Op::kMap) {
-        rax = TRY(InjectSyscall(proc->pid, base, L.inject, L.inject_trap, SYS_mmap, op.addr,
-                                op.len, op.prot, MAP_SHARED | MAP_FIXED, kStubMemFd,
-                                op.offset));
-        if (rax != op.addr) return static_cast<int64_t>(rax) < 0 ? Errno::kENOMEM
-                                                                  : Errno::kEFAULT;
-      } else {
-        rax = TRY(InjectSyscall(proc->pid, base, L.inject, L.inject_trap, SYS_munmap, op.addr,
-                                op.len));
-        if (rax != 0) return Errno::kENOMEM;
-      }
+    last_tid_ = tid;
+    PinToMyCpu(tid);
+
+    arch::Registers r = regs;
+    if (r.cs == 0) r.cs = arch::kUserCS;
+    if (r.ss == 0) r.ss = arch::kUserDS;
+    r.orig_rax = ~0ull;  // never let the host apply syscall-restart fix-ups to guest state
+    if (auto s = SetRegs(tid, r); !s.ok()) {
+      return s.error() == Errno::kESRCH ? s.error() : Errno::kEFAULT;
     }
-    return Ok();
+    // The running word is published (seq_cst) before the flag is consumed: either we see the
+    // flag here or Interrupt() sees the word and signals the thread.
+    if (interrupt_pending_.exchange(false)) return SwitchResult{SwitchReason::kInterrupted};
+    return Run(proc, tid, regs);
   }
 
   void PinToMyCpu(pid_t tid) {
@@ -340,7 +269,7 @@ class PtraceContext : public Context {
   }
 
   // Resumes the stub with PTRACE_SYSEMU until something the sentry must handle happens.
-  Result<SwitchResult> Run(pid_t tid, arch::Registers& regs) {
+  Result<SwitchResult> Run(StubProcess* proc, pid_t tid, arch::Registers& regs) {
     for (;;) {
       if (Ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Errno::kESRCH;
       int status = TRY(WaitTracee(tid));
@@ -357,9 +286,23 @@ class PtraceContext : public Context {
       if (si.si_code <= 0) {
         // Sent by a process (kill/tgkill/sigqueue), not raised by the guest's instructions.
         if (sig == kInterruptSignal && si.si_code == SI_TKILL &&
-            si.si_pid == shared_->sentry_pid && interrupt_pending_.exchange(false)) {
-          TRY(GetRegs(tid, &regs));
-          return SwitchResult{SwitchReason::kInterrupted};
+            si.si_pid == shared_->sentry_pid) {
+          if (interrupt_pending_.exchange(false)) {
+            TRY(GetRegs(tid, &regs));
+            return SwitchResult{SwitchReason::kInterrupted};
+          }
+          if (proc->ops_pending()) {
+            // A kick from Sync(): apply the queue here and resume the guest where it was.
+            arch::Registers saved;
+            TRY(GetRegs(tid, &saved));
+            while (proc->ops_pending()) TRY(proc->ApplyOps(tid));
+            TRY(SetRegs(tid, saved));
+            // The injections swallowed any signal meanwhile, Interrupt()'s included.
+            if (interrupt_pending_.exchange(false)) {
+              regs = saved;
+              return SwitchResult{SwitchReason::kInterrupted};
+            }
+          }
         }
         continue;  // stale interrupt or foreign signal: suppressed by the next resume
       }
@@ -372,11 +315,6 @@ class PtraceContext : public Context {
       res.fault_addr = reinterpret_cast<uint64_t>(si.si_addr);
       return res;
     }
-  }
-
-  void MarkDead(StubProcess* proc) {
-    absl::MutexLock l(&proc->mu);
-    proc->dead = true;
   }
 
   // Size of the host's user XSAVE area (0 if XSTATE regsets are unusable here); probes `tid`
@@ -445,8 +383,9 @@ class PtraceContext : public Context {
 
   std::shared_ptr<Shared> shared_;
   const pid_t owner_;
-  // Stub processes whose thread this context traces (or traced; dead ones stay listed).
-  std::vector<std::shared_ptr<StubProcess>> attached_;
+  // Stub processes in which this context claimed a thread (released ones are pruned lazily).
+  std::vector<Attached> attached_;
+  size_t last_attached_ = 0;  // index of the last one used by Switch (a one-entry cache)
   std::atomic<bool> interrupt_pending_{false};
   std::atomic<uint64_t> running_{0};  // (tgid << 32) | tid of the stub in a Switch, or 0
   pid_t last_tid_ = 0;               // stub thread of the last Switch (FP state lives there)
@@ -553,7 +492,7 @@ struct KernelSigaction {
 
 pid_t StubPid(AddressSpace& as) {
   auto* p = dynamic_cast<PtraceAddressSpace*>(&as);
-  return p ? p->proc()->pid : -1;
+  return p ? p->proc()->pid() : -1;
 }
 
 pid_t TemplatePid(Platform& p) {

@@ -1,6 +1,9 @@
 // Tests of the ptrace platform against real stub processes: system-call stops, faults,
 // signals, interrupts, memory mapping in both directions, isolation, release, the stub's
-// address space and its seccomp filter. RoundTripCost prints the cost of a guest syscall.
+// address space and its seccomp filter, several guest threads per address space (concurrent
+// Contexts, thread churn, Unmap/Sync while other threads run, release, FP state of new
+// threads). RoundTripCost prints the cost of a guest syscall.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -8,11 +11,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <xbyak/xbyak.h>
@@ -434,6 +443,334 @@ TEST_F(PtraceTest, FPStateRoundTrip) {
   regs_.rip = kCodeAddr;
   ASSERT_EQ(Run().reason, SwitchReason::kSyscall);
   EXPECT_EQ(regs_.rdi, v);
+}
+
+// Number of threads of the stub process `pid`.
+int TaskCount(pid_t pid) {
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+uint64_t Load64(const uint8_t* p) {
+  return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_RELAXED);
+}
+
+// Waits (up to 5 s) until the guest word at `p` changes from its current value: proof that a
+// guest thread is running.
+bool WaitForProgress(const uint8_t* p) {
+  const uint64_t v0 = Load64(p);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Load64(p) == v0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// A guest thread: a host thread with its own Context that Switches once into `as` from `regs`.
+// The Context is destroyed on that thread when the GuestThread is.
+class GuestThread {
+ public:
+  GuestThread(Platform* p, AddressSpace& as, const arch::Registers& regs)
+      : regs_(regs), finished_f_(finished_.get_future()) {
+    std::promise<void> ready;
+    std::future<void> ready_f = ready.get_future();
+    thread_ = std::thread([this, p, &as, &ready] {
+      ctx_ = p->NewContext().value();
+      ready.set_value();
+      result_.emplace(ctx_->Switch(as, regs_));
+      finished_.set_value();
+      exit_.get_future().wait();
+      ctx_.reset();
+    });
+    ready_f.wait();
+  }
+  ~GuestThread() {
+    if (thread_.joinable()) {
+      if (finished_f_.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        ctx_->Interrupt();  // do not hang the test run
+      }
+      exit_.set_value();
+      thread_.join();
+    }
+  }
+  // The Switch result, waiting up to 5 s; on timeout the Switch is interrupted and nullopt
+  // is returned.
+  std::optional<Result<SwitchResult>> Wait() {
+    if (finished_f_.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      ctx_->Interrupt();
+      finished_f_.wait();
+      return std::nullopt;
+    }
+    return result_;
+  }
+  Context& ctx() { return *ctx_; }
+  const arch::Registers& regs() const { return regs_; }  // valid after Wait()
+
+ private:
+  arch::Registers regs_;
+  std::unique_ptr<Context> ctx_;
+  std::optional<Result<SwitchResult>> result_;
+  std::promise<void> finished_, exit_;
+  std::future<void> finished_f_;
+  std::thread thread_;
+};
+
+// `loop: inc qword [rbx]; jmp loop`: a guest thread that keeps writing its counter at rbx.
+void EmitCounterLoop(Asm& a) {
+  Xbyak::Label loop;
+  a.L(loop);
+  a.inc(a.qword[a.rbx]);
+  a.jmp(loop);
+}
+
+TEST_F(PtraceTest, ManyThreadsRunConcurrently) {
+  // Each guest thread: r12++, store r12 to its own page, getppid(), repeat.
+  Asm a;
+  Xbyak::Label loop;
+  a.L(loop);
+  a.inc(a.r12);
+  a.mov(a.qword[a.rbx], a.r12);
+  a.mov(a.eax, 39);
+  a.syscall();
+  a.jmp(loop);
+  LoadCode(*as_, a);
+  constexpr int kThreads = 8, kIters = 300;
+  uint64_t offs[kThreads];
+  for (int i = 0; i < kThreads; ++i) {
+    offs[i] = AllocPage();
+    ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr + i * 4096), 4096, offs[i],
+                             Prot{true, true, false}).ok());
+  }
+  const pid_t pid = ptrace::StubPid(*as_);
+  std::barrier all_attached(kThreads + 1);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto ctx = platform_->NewContext().value();
+      arch::Registers regs{};
+      regs.rip = kCodeAddr;
+      regs.rbx = kDataAddr + i * 4096;
+      for (uint64_t n = 1; n <= kIters; ++n) {
+        auto r = ctx->Switch(*as_, regs);
+        if (!r.ok() || r->reason != SwitchReason::kSyscall || regs.orig_rax != 39 ||
+            regs.r12 != n || Load64(mem_ + offs[i]) != n) {
+          ADD_FAILURE() << "thread " << i << " iteration " << n << ": "
+                        << (r.ok() ? "reason " + std::to_string(static_cast<int>(r->reason)) +
+                                         " signo " + std::to_string(r->signo) + " r12 " +
+                                         std::to_string(regs.r12)
+                                   : std::string(ErrnoName(r.error())));
+          ++failures;
+          if (n == 1) all_attached.arrive_and_drop();
+          break;
+        }
+        regs.rax = 1;
+        if (n == 1) all_attached.arrive_and_wait();
+      }
+    });
+  }
+  all_attached.arrive_and_wait();
+  // Every Context has its own stub thread (plus at least one parked spare).
+  EXPECT_GE(TaskCount(pid), kThreads + 1);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ(Load64(mem_ + offs[i]), uint64_t{kIters});
+}
+
+TEST_F(PtraceTest, ThreadChurnIsBounded) {
+  Asm a;
+  a.mov(a.eax, 39);
+  a.syscall();
+  LoadCode(*as_, a);
+  const pid_t pid = ptrace::StubPid(*as_);
+  constexpr int kRounds = 500, kPerRound = 4;  // 2000 short-lived guest threads
+  std::atomic<int> failures{0};
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kPerRound; ++i) {
+      threads.emplace_back([&] {
+        auto ctx = platform_->NewContext().value();
+        arch::Registers regs{};
+        regs.rip = kCodeAddr;
+        auto r = ctx->Switch(*as_, regs);
+        if (!r.ok() || r->reason != SwitchReason::kSyscall) ++failures;
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  // Idle: the parked leader and at most kMaxSpareThreads parked spares; the rest exited.
+  EXPECT_LE(TaskCount(pid), 2);
+  EXPECT_GE(TaskCount(pid), 1);
+  ASSERT_EQ(Run().reason, SwitchReason::kSyscall);  // still usable
+}
+
+// One guest thread spins writing a page; `change` (run on the test's thread) removes access;
+// the guest must fault with `si_code` and never write once `change` returned.
+void ExpectChangeStopsSpinner(Platform* p, AddressSpace& as, uint8_t* counter,
+                              std::function<void()> change, int si_code) {
+  arch::Registers regs{};
+  regs.rip = kCodeAddr;
+  regs.rbx = kDataAddr;
+  GuestThread spinner(p, as, regs);
+  ASSERT_TRUE(WaitForProgress(counter));
+  change();
+  const uint64_t after = Load64(counter);
+  auto r = spinner.Wait();
+  ASSERT_TRUE(r.has_value()) << "the spinning thread did not fault";
+  ASSERT_TRUE(r->ok()) << ErrnoName(r->error());
+  EXPECT_EQ((*r)->reason, SwitchReason::kFault);
+  EXPECT_EQ((*r)->signo, SIGSEGV);
+  EXPECT_EQ((*r)->si_code, si_code);
+  EXPECT_EQ((*r)->fault_addr, kDataAddr);
+  EXPECT_EQ(Load64(counter), after) << "the guest wrote after the change returned";
+}
+
+TEST_F(PtraceTest, UnmapWhileAnotherThreadRuns) {
+  // The test thread traces no thread of this address space: Unmap kicks the spinner's Context.
+  Asm a;
+  EmitCounterLoop(a);
+  LoadCode(*as_, a);
+  uint64_t off = AllocPage();
+  ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr), 4096, off, Prot{true, true, false}).ok());
+  ExpectChangeStopsSpinner(platform_, *as_, mem_ + off, [&] {
+    ASSERT_TRUE(as_->Unmap(UserAddr(kDataAddr), 4096).ok());
+  }, SEGV_MAPERR);
+}
+
+TEST_F(PtraceTest, UnmapByGuestThreadWhileAnotherRuns) {
+  // The test thread's Context is a guest thread of the same address space, stopped at a
+  // syscall: Unmap applies the change through its own stub thread.
+  Asm a;
+  EmitCounterLoop(a);
+  const size_t sys = a.getSize();
+  a.syscall();
+  LoadCode(*as_, a);
+  regs_.rip = kCodeAddr + sys;
+  ASSERT_EQ(Run().reason, SwitchReason::kSyscall);
+  uint64_t off = AllocPage();
+  ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr), 4096, off, Prot{true, true, false}).ok());
+  ExpectChangeStopsSpinner(platform_, *as_, mem_ + off, [&] {
+    ASSERT_TRUE(as_->Unmap(UserAddr(kDataAddr), 4096).ok());
+  }, SEGV_MAPERR);
+}
+
+TEST_F(PtraceTest, ProtectionDowngradeWithSync) {
+  Asm a;
+  EmitCounterLoop(a);
+  LoadCode(*as_, a);
+  uint64_t off = AllocPage();
+  ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr), 4096, off, Prot{true, true, false}).ok());
+  ExpectChangeStopsSpinner(platform_, *as_, mem_ + off, [&] {
+    ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr), 4096, off, Prot{true, false, false}).ok());
+    ASSERT_TRUE(as_->Sync().ok());
+  }, SEGV_ACCERR);
+}
+
+TEST_F(PtraceTest, InterruptOneOfSeveralThreads) {
+  Asm a;
+  EmitCounterLoop(a);
+  LoadCode(*as_, a);
+  uint64_t off1 = AllocPage(), off2 = AllocPage();
+  ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr), 4096, off1, Prot{true, true, false}).ok());
+  ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr + 4096), 4096, off2, Prot{true, true, false}).ok());
+  arch::Registers regs{};
+  regs.rip = kCodeAddr;
+  regs.rbx = kDataAddr;
+  GuestThread t1(platform_, *as_, regs);
+  regs.rbx = kDataAddr + 4096;
+  GuestThread t2(platform_, *as_, regs);
+  ASSERT_TRUE(WaitForProgress(mem_ + off1));
+  ASSERT_TRUE(WaitForProgress(mem_ + off2));
+  t1.ctx().Interrupt();
+  auto r1 = t1.Wait();
+  ASSERT_TRUE(r1.has_value() && r1->ok());
+  EXPECT_EQ((*r1)->reason, SwitchReason::kInterrupted);
+  EXPECT_EQ(t1.regs().rbx, kDataAddr);
+  EXPECT_TRUE(WaitForProgress(mem_ + off2));  // the other thread runs on
+  t2.ctx().Interrupt();
+  auto r2 = t2.Wait();
+  ASSERT_TRUE(r2.has_value() && r2->ok());
+  EXPECT_EQ((*r2)->reason, SwitchReason::kInterrupted);
+}
+
+TEST_F(PtraceTest, ReleaseWithSeveralThreads) {
+  Asm a;
+  EmitCounterLoop(a);
+  const size_t sys = a.getSize();
+  a.syscall();
+  LoadCode(*as_, a);
+  regs_.rip = kCodeAddr + sys;
+  ASSERT_EQ(Run().reason, SwitchReason::kSyscall);  // this thread's Context: stopped, not running
+  constexpr int kSpinners = 4;
+  std::vector<std::unique_ptr<GuestThread>> spinners;
+  std::vector<uint64_t> offs;
+  for (int i = 0; i < kSpinners; ++i) {
+    offs.push_back(AllocPage());
+    ASSERT_TRUE(as_->MapFile(UserAddr(kDataAddr + i * 4096), 4096, offs[i],
+                             Prot{true, true, false}).ok());
+  }
+  for (int i = 0; i < kSpinners; ++i) {
+    arch::Registers regs{};
+    regs.rip = kCodeAddr;
+    regs.rbx = kDataAddr + i * 4096;
+    spinners.push_back(std::make_unique<GuestThread>(platform_, *as_, regs));
+  }
+  for (int i = 0; i < kSpinners; ++i) ASSERT_TRUE(WaitForProgress(mem_ + offs[i]));
+  const pid_t pid = ptrace::StubPid(*as_);
+  as_->Release();
+  EXPECT_EQ(kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  for (auto& s : spinners) {
+    auto r = s->Wait();
+    ASSERT_TRUE(r.has_value());
+    ASSERT_FALSE(r->ok());
+    EXPECT_EQ(r->error(), Errno::kESRCH);
+  }
+  auto r = ctx_->Switch(*as_, regs_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), Errno::kESRCH);
+  spinners.clear();  // Contexts of a released address space go away quietly
+}
+
+TEST_F(PtraceTest, NewThreadStartsWithInitFPState) {
+  Asm a;
+  a.movq(a.rdi, a.xmm0);
+  a.syscall();
+  LoadCode(*as_, a);
+  const uint64_t v = 0x1122334455667788;
+  auto run_on_new_thread = [&](bool set_fp) {
+    uint64_t rdi = ~0ull;
+    std::thread t([&] {
+      auto ctx = platform_->NewContext().value();
+      if (set_fp) {
+        arch::FPState fp;
+        ASSERT_TRUE(ctx->GetFPState(&fp).ok());
+        memcpy(fp.data + 160, &v, 8);  // xmm0 low quadword
+        if (fp.size > 512) fp.data[512] |= 2;
+        ASSERT_TRUE(ctx->SetFPState(fp).ok());  // before the first Switch: the clone's copy
+      }
+      arch::Registers regs{};
+      regs.rip = kCodeAddr;
+      auto r = ctx->Switch(*as_, regs);
+      ASSERT_TRUE(r.ok());
+      ASSERT_EQ(r->reason, SwitchReason::kSyscall);
+      rdi = regs.rdi;
+    });
+    t.join();
+    return rdi;
+  };
+  // The first thread dirties xmm0 and parks its stub thread for reuse; every later thread
+  // starts from the init state whichever stub thread it gets, unless it set one.
+  EXPECT_EQ(run_on_new_thread(true), v);
+  EXPECT_EQ(run_on_new_thread(false), 0u);
+  EXPECT_EQ(run_on_new_thread(true), v);
+  EXPECT_EQ(run_on_new_thread(false), 0u);
 }
 
 TEST_F(PtraceTest, RoundTripCost) {

@@ -105,6 +105,27 @@ class StubGenerator : public Xbyak::CodeGenerator {
     Sys();
     cmp(rax, sentry_pid);
     jne(die, T_NEAR);
+    // The birth spare: a parked thread that a second Context can seize without asking the
+    // first one (see README.md, "Threads"). r12 survives the park loop.
+    mov(eax, SYS_clone);
+    mov(edi, kStubThreadCloneFlags);
+    xor_(esi, esi);
+    xor_(edx, edx);
+    xor_(r10d, r10d);
+    xor_(r8d, r8d);
+    Sys();
+    test(rax, rax);
+    jz(park, T_NEAR);  // the new thread
+    mov(r12, rax);
+    jmp(park, T_NEAR);
+
+    align(16);
+    clone_thread_ = getSize();
+    Sys();
+    test(rax, rax);
+    jz(park, T_NEAR);  // the child thread parks; its tracer-to-be seizes it there
+    int3();
+    clone_thread_trap_ = getSize();
     jmp(park, T_NEAR);
     ready();
   }
@@ -116,7 +137,7 @@ class StubGenerator : public Xbyak::CodeGenerator {
   }
 
   size_t entry_ = 0, park_ = 0, park_resume_ = 0, inject_ = 0, inject_trap_ = 0, clone_ = 0,
-         clone_trap_ = 0;
+         clone_trap_ = 0, clone_thread_ = 0, clone_thread_trap_ = 0;
   std::vector<size_t> syscall_ips_;
 };
 
@@ -181,6 +202,8 @@ bool InstallStub(int sentry_pid, StubLayout* layout, std::string* error) {
     l.inject_trap = start + gen.inject_trap_;
     l.clone = start + gen.clone_;
     l.clone_trap = start + gen.clone_trap_;
+    l.clone_thread = start + gen.clone_thread_;
+    l.clone_thread_trap = start + gen.clone_thread_trap_;
   } catch (const std::exception& e) {
     *error = std::string("ptrace stub: code generation failed: ") + e.what();
     munmap(page, kStubRegionSize);

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -70,6 +71,24 @@ Result<void> ParkAndDetach(pid_t tid, const StubLayout& layout) {
   TRY(SetRegs(tid, regs));
   if (Ptrace(PTRACE_DETACH, tid, 0, 0) != 0) return HostErr();
   return Ok();
+}
+
+Result<void> ExitThread(pid_t tid, const StubLayout& layout) {
+  arch::Registers regs;
+  TRY(GetRegs(tid, &regs));
+  regs.rip = layout.inject;
+  regs.rax = SYS_exit;
+  regs.rdi = 0;
+  regs.orig_rax = ~0ull;
+  TRY(SetRegs(tid, regs));
+  if (Ptrace(PTRACE_CONT, tid, 0, 0) != 0) return HostErr();
+  for (;;) {
+    // A traced thread's exit is reported to its tracer (us), which reaps it here.
+    Result<int> status = WaitTracee(tid);
+    if (!status.ok()) return status.error() == Errno::kESRCH ? Ok() : Result<void>(status.error());
+    // A stale interrupt signal or an interrupt trap on the way: suppress and go on.
+    if (Ptrace(PTRACE_CONT, tid, 0, 0) != 0) return HostErr();
+  }
 }
 
 Result<uint64_t> InjectSyscall(pid_t tid, const arch::Registers& base, uint64_t site,

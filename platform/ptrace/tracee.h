@@ -32,6 +32,10 @@ Result<void> SeizeParked(pid_t tid, const StubLayout& layout);
 // Points the stopped tracee back at the park loop and detaches it (it sleeps in pause()).
 Result<void> ParkAndDetach(pid_t tid, const StubLayout& layout);
 
+// Makes the stopped tracee, a non-leader stub thread, run exit(0) at the inject site (exit, not
+// exit_group: the rest of the process lives on) and reaps it. Ok once it is gone.
+Result<void> ExitThread(pid_t tid, const StubLayout& layout);
+
 // Runs one system call in the stopped tracee: rip = `site` (a `syscall; int3` pair), rax = nr,
 // args in rdi rsi rdx r10 r8 r9, other registers from `base`; continues until the int3 trap at
 // `trap_rip` and returns the raw rax. Signals that arrive meanwhile are suppressed. The tracee

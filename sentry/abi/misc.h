@@ -145,7 +145,7 @@ inline constexpr uint32_t kFutexBitsetMatchAny = 0xffffffff;
 
 // rt_sigprocmask `how`.
 inline constexpr int kSigBlock = 0, kSigUnblock = 1, kSigSetmask = 2;
-inline constexpr int kSigKill = 9, kSigStop = 19;
+inline constexpr int kSigKill = 9, kSigStop = 19, kSigCont = 18;
 // The kernel sigset_t on x86-64 is 64 bits.
 inline constexpr uint64_t kSigsetSize = 8;
 

@@ -25,6 +25,10 @@ struct Siginfo {
   void set_value(uint64_t v) { std::memcpy(fields + 8, &v, 8); }
   // _sigfault: si_addr at 16.
   void set_addr(uint64_t v) { std::memcpy(fields + 0, &v, 8); }
+  // _sigchld: si_status at 24, si_utime at 32, si_stime at 40 (clock ticks).
+  void set_status(int32_t v) { std::memcpy(fields + 8, &v, 4); }
+  void set_utime(int64_t v) { std::memcpy(fields + 16, &v, 8); }
+  void set_stime(int64_t v) { std::memcpy(fields + 24, &v, 8); }
   int32_t pid() const { int32_t v; std::memcpy(&v, fields, 4); return v; }
   uint64_t addr() const { uint64_t v; std::memcpy(&v, fields, 8); return v; }
 };
@@ -33,6 +37,9 @@ static_assert(sizeof(Siginfo) == 128 && offsetof(Siginfo, fields) == 16);
 // si_code values (include/uapi/asm-generic/siginfo.h).
 inline constexpr int32_t kSiUser = 0, kSiKernel = 0x80, kSiQueue = -1, kSiTkill = -6;
 inline constexpr int32_t kSegvMaperr = 1, kSegvAccerr = 2;
+// SIGCHLD si_code values.
+inline constexpr int32_t kCldExited = 1, kCldKilled = 2, kCldDumped = 3, kCldTrapped = 4,
+                         kCldStopped = 5, kCldContinued = 6;
 
 // struct sigcontext (64-bit).
 struct Sigcontext {

@@ -10,8 +10,10 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +33,10 @@ namespace sbx::kernel {
 class Kernel;
 class Task;
 class ThreadGroup;
+class ITimers;  // sentry/kernel/itimer.h
+
+// FutexManager::Key::space of futexes in shared objects (keyed by memory-file offset).
+inline constexpr uint64_t kSharedFutexSpace = 1;
 
 // Arguments of one guest syscall.
 struct SyscallArgs {
@@ -91,17 +97,59 @@ struct KernelIdentity {
   std::string domainname = "(none)";
 };
 
+// Signal dispositions (Linux `struct sighand_struct`): shared by every thread of a process and
+// by processes cloned with CLONE_SIGHAND; copied on fork; unshared and reset at execve.
+struct SignalHandlers {
+  mutable absl::Mutex mu;
+  SigAction actions[kNumSignals] ABSL_GUARDED_BY(mu);
+  std::shared_ptr<SignalHandlers> Copy() const;
+};
+
+// What clone/fork/vfork/clone3 asked for (Linux `struct kernel_clone_args`).
+struct CloneArgs {
+  uint64_t flags = 0;        // CLONE_* (without the exit signal byte)
+  int exit_signal = 0;       // signal sent to the parent when the child exits (0: none)
+  uint64_t stack = 0;        // new rsp (clone: the stack pointer; clone3: stack + stack_size)
+  uint64_t tls = 0;          // CLONE_SETTLS: new fs_base
+  uint64_t parent_tid = 0;   // CLONE_PARENT_SETTID (and clone's CLONE_PIDFD output)
+  uint64_t child_tid = 0;    // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
+  uint64_t pidfd = 0;        // clone3's CLONE_PIDFD output
+  bool clone3 = false;
+};
+
+// What wait4/waitid want (Linux `struct wait_opts`).
+struct WaitSpec {
+  enum class Which { kAll, kPid, kPgid };
+  Which which = Which::kAll;
+  int32_t id = 0;           // tgid or pgid
+  int options = 0;          // WNOHANG | WUNTRACED/WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __W*
+};
+struct WaitResult {
+  int32_t pid = 0;          // 0: WNOHANG and nothing to report
+  uint32_t uid = 0;
+  int code = 0;             // CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED
+  int status = 0;           // exit code or signal number (waitid si_status)
+  int status_word = 0;      // wait4 status
+};
+
 // A process (Linux thread group / `struct signal_struct` + shared parts of task_struct).
+//
+// Tree fields (parent, children, tasks, process group, session, zombie and job-control state)
+// are guarded by Kernel::mu_, the sandbox's "tasklist lock".
 class ThreadGroup {
  public:
-  ThreadGroup(Kernel& k, int32_t tgid) : kernel_(k), tgid_(tgid) {}
+  ThreadGroup(Kernel& k, int32_t tgid, std::shared_ptr<SignalHandlers> sighand = nullptr);
+  ~ThreadGroup();
   int32_t tgid() const { return tgid_; }
   int32_t ppid() const;
+  int32_t pgid() const;
+  int32_t sid() const;
   Kernel& kernel() const { return kernel_; }
 
   // Signal dispositions (shared by the group, CLONE_SIGHAND).
   SigAction GetSigAction(int sig) const;
   void SetSigAction(int sig, const SigAction& a);
+  std::shared_ptr<SignalHandlers> sighand() const;
 
   RLimit GetRLimit(int resource) const;
   void SetRLimit(int resource, RLimit r);
@@ -111,24 +159,57 @@ class ThreadGroup {
   bool exiting() const;
   int exit_status_word() const;
 
+  // kill(2)-style delivery to the process: queued on the shared pending set and one thread that
+  // does not block it is woken. SIGKILL (and any fatal unhandled signal) ends the group at
+  // once; SIGCONT resumes a stopped group and stop signals cancel a pending SIGCONT.
+  // `prepare_only`: only the send-time job-control effects (SIGCONT resumes, stop signals
+  // cancel SIGCONT), for a thread-directed stop/continue signal.
+  Result<void> SendGroupSignal(const arch::Siginfo& info, bool prepare_only = false);
+  // Interrupts every live task of the group (exit, stop, a signal to pick up).
+  void KickAll();
+
+  // ITIMER_REAL/VIRTUAL/PROF and alarm(2) of this process (sentry/kernel/itimer.h).
+  ITimers& itimers() { return *itimers_; }
+
   std::atomic<int> dumpable{1};              // PR_SET_DUMPABLE (per mm in Linux)
   std::atomic<bool> child_subreaper{false};  // PR_SET_CHILD_SUBREAPER
+  // Set while a group stop is in progress or in effect (job control); tasks park in their run
+  // loop and blocking calls return to let them.
+  std::atomic<bool> stop_pending{false};
 
  private:
   friend class Kernel;
   friend class Task;
   Kernel& kernel_;
   const int32_t tgid_;
+  std::unique_ptr<ITimers> itimers_;
   // Group-shared pending signals (kill(2)). Lock order: ThreadGroup::sig_mu_ -> Task::sig_mu_.
   mutable absl::Mutex sig_mu_;
   SignalQueue shared_pending_ ABSL_GUARDED_BY(sig_mu_);
-  int32_t ppid_ = 0;
   mutable absl::Mutex mu_;
-  SigAction actions_[kNumSignals] ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<SignalHandlers> sighand_ ABSL_GUARDED_BY(mu_);
   RLimit rlimits_[kNumRLimits] ABSL_GUARDED_BY(mu_);
   bool exiting_ ABSL_GUARDED_BY(mu_) = false;
   int exit_status_word_ ABSL_GUARDED_BY(mu_) = 0;  // wait(2) status word
+
+  // --- Guarded by Kernel::mu_ ---
+  ThreadGroup* parent_ = nullptr;  // null for init and orphans of a dying sandbox
+  std::vector<std::shared_ptr<ThreadGroup>> children_;
+  std::vector<Task*> tasks_;  // live tasks
+  int32_t pgid_ = 0, sid_ = 0;
+  int exit_signal_ = 17;       // SIGCHLD unless clone() asked for another (0: none)
+  bool zombie_ = false;        // every task exited; waiting to be reaped
+  bool did_exec_ = false;      // setpgid(child) after the child's execve: EACCES
+  int leader_exit_code_ = 0;   // exit(2) code of the group leader (status if no group exit)
+  bool stopped_ = false;       // group stop in effect
+  int stop_signal_ = 0;
+  bool stop_report_ = false;   // an unreported stop for wait(WSTOPPED)
+  bool cont_report_ = false;   // an unreported continue for wait(WCONTINUED)
+  int32_t exec_tid_ = 0;       // a thread running execve's de_thread, else 0
+  uint32_t exit_uid_ = 0;      // real uid of the leader (si_uid of SIGCHLD / waitid)
 };
+
+class Task;
 
 // One guest thread.
 class Task : public fs::Interruptible {
@@ -140,26 +221,31 @@ class Task : public fs::Interruptible {
 
   Kernel& kernel() const { return kernel_; }
   ThreadGroup& thread_group() const { return *tg_; }
-  int32_t tid() const { return tid_; }
+  const std::shared_ptr<ThreadGroup>& thread_group_ptr() const { return tg_; }
+  int32_t tid() const { return tid_.load(std::memory_order_relaxed); }
   int32_t tgid() const { return tg_->tgid(); }
   mm::MemoryManager& mm() const { return *mm_; }
+  const std::shared_ptr<mm::MemoryManager>& mm_ptr() const { return mm_; }
   usermem::UserMemory& mem() const { return *mm_; }
   fs::FDTable& fd_table() const { return *fds_; }
+  const std::shared_ptr<fs::FDTable>& fd_table_ptr() const { return fds_; }
   fs::FSContext& fs_context() const { return *fsctx_; }
+  const std::shared_ptr<fs::FSContext>& fs_context_ptr() const { return fsctx_; }
   const Credentials& creds() const { return creds_; }
   Credentials& mutable_creds() { return creds_; }
   arch::Registers& regs() { return regs_; }
 
-  uint64_t signal_mask() const { return signal_mask_; }
-  void set_signal_mask(uint64_t m) { signal_mask_ = m & ~((1ull << 8) | (1ull << 18)); }  // never SIGKILL/SIGSTOP (bit = sig-1)
+  uint64_t signal_mask() const { return signal_mask_.load(std::memory_order_relaxed); }
+  // Never SIGKILL/SIGSTOP (bit = sig-1).
+  void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~((1ull << 8) | (1ull << 18))); }
   uint64_t clear_child_tid = 0;
   uint64_t robust_list_head = 0, robust_list_len = 0;
   std::string comm;  // PR_SET_NAME / /proc/self/comm
   // sigaltstack(2) state (abi::StackT fields); flags SS_DISABLE (2) when no stack is set.
   uint64_t altstack_sp = 0, altstack_size = 0;
   int32_t altstack_flags = 2;
-  int pdeathsig = 0;          // PR_SET_PDEATHSIG
-  bool no_new_privs = false;  // PR_SET_NO_NEW_PRIVS (sticky)
+  std::atomic<int> pdeathsig{0};  // PR_SET_PDEATHSIG
+  bool no_new_privs = false;      // PR_SET_NO_NEW_PRIVS (sticky)
 
   // exit(2): this thread ends after the current syscall (status is the low 8 bits).
   void RequestExit(int status);
@@ -167,13 +253,32 @@ class Task : public fs::Interruptible {
   void RequestGroupExit(int status_word);
   bool exit_requested() const { return exit_requested_; }
 
-  // fs::Interruptible: true once the task must stop blocking (exit or pending signal).
+  // fs::Interruptible: true once the task must stop blocking (exit, group stop, or a pending
+  // unblocked signal).
   bool Interrupted() const override;
+  // Makes the task notice a new signal, exit or stop: interrupts its guest code if running and
+  // wakes it from futex and wait sleeps. Any thread.
+  void Kick();
 
   // Runs the task until it exits. Called on the task's own host thread.
   void Run(platform::Context& ctx);
   // The platform context while Run() is active (FP state for signal frames), else null.
   platform::Context* context() const { return ctx_; }
+
+  // --- Processes (task_clone.cc, task_exec.cc, task_exit.cc) ---
+  // clone/fork/vfork/clone3: creates and starts the child; returns its tid in the caller's
+  // namespace. For CLONE_VFORK, returns once the child has exec'd or exited.
+  Result<int32_t> Clone(const CloneArgs& args);
+  // execve: loads `path` (or `file` when execveat gave an fd) into a fresh address space and,
+  // on success, makes this task its only thread; kEJUSTRETURN with the new registers.
+  SyscallResult Execve(const std::string& path, std::shared_ptr<fs::FileDescription> file,
+                       std::vector<std::string> argv, std::vector<std::string> envp);
+  // The futex key of `addr` in this task's address space: (mm, addr) for FUTEX_PRIVATE_FLAG and
+  // private mappings, (memory-file offset) for shared mappings so processes meet (Linux
+  // get_futex_key). EINVAL if misaligned, EFAULT if unmapped.
+  Result<FutexManager::Key> FutexKeyFor(uint64_t addr, bool priv);
+  // wait4/waitid for the children of this task's process.
+  Result<WaitResult> Wait(const WaitSpec& spec);
 
   // --- Signals (task_signals.cc) ---
   // Queues a signal for this thread (`group` false: tkill, faults) or its thread group (kill).
@@ -189,12 +294,19 @@ class Task : public fs::Interruptible {
   bool DequeueSignal(uint64_t set, arch::Siginfo* out);
   // rt_sigsuspend/pause: `old` is restored after the next delivery (or put in its frame).
   void SetSavedSignalMask(uint64_t old) { saved_mask_ = old; has_saved_mask_ = true; }
+  // restart_syscall(2): a handler that returns kERESTART_RESTARTBLOCK first stores here how to
+  // resume (e.g. the remaining sleep); restart_syscall runs it once, if no handler ran in
+  // between (otherwise the restart becomes EINTR, as in Linux).
+  void SetRestartBlock(std::function<SyscallResult(Task&)> fn) { restart_block_ = std::move(fn); }
+  std::function<SyscallResult(Task&)> TakeRestartBlock() { return std::exchange(restart_block_, nullptr); }
   // rt_sigreturn: restores registers, mask, FP state and altstack from the frame at rsp-8.
   SyscallResult SigReturn();
   // sas_ss_flags(): true when `sp` lies on the alternate signal stack.
   bool OnAltStack(uint64_t sp) const;
 
  private:
+  friend class Kernel;
+  friend class ThreadGroup;
   void DeliverSignals();
   bool SetupFrame(int sig, const SigAction& act, const arch::Siginfo& info, uint64_t old_mask);
   void ApplyRestart(bool handler_ran, const SigAction* act);
@@ -202,26 +314,44 @@ class Task : public fs::Interruptible {
   void HandleFault(const platform::SwitchResult& r);
   void HandleSignal(const platform::SwitchResult& r);
   void DieOfSignal(int sig, bool core);
+  // Group stop: the task that dequeued a stop signal stops the group; every task then parks
+  // here until SIGCONT or SIGKILL (task_exit.cc).
+  void DoGroupStop(int sig);
+  void ParkWhileStopped();
+  // After Run(): robust futexes, clear_child_tid, vfork release, and the process-tree update
+  // (zombie, SIGCHLD, reparenting). Runs on the task's thread (task_exit.cc).
+  void ExitNotify();
+  void ExitRobustList();
+  void ReleaseVforkParent();
 
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
-  const int32_t tid_;
+  std::atomic<int32_t> tid_;
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<fs::FDTable> fds_;
   std::shared_ptr<fs::FSContext> fsctx_;
   Credentials creds_;
   arch::Registers regs_{};
-  uint64_t signal_mask_ = 0;
+  std::atomic<uint64_t> signal_mask_{0};
+  // ctx_ is set and cleared under ctx_mu_ so Kick() from another thread never uses a dead one.
+  mutable absl::Mutex ctx_mu_;
   platform::Context* ctx_ = nullptr;
   mutable absl::Mutex sig_mu_;
   SignalQueue pending_ ABSL_GUARDED_BY(sig_mu_);
   // The restart code of the syscall that just returned (0: none); consumed by delivery.
   int restart_errno_ = 0;
+  std::function<SyscallResult(Task&)> restart_block_;
   bool has_saved_mask_ = false;
   uint64_t saved_mask_ = 0;
   uint64_t fault_trapno_ = 0, fault_err_ = 0, fault_cr2_ = 0;  // for the next frame
   std::atomic<bool> exit_requested_{false};
   int exit_status_ = 0;
+  // CLONE_VFORK: the parent waits on this until the child execs or exits.
+  struct VforkDone {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+  };
+  std::shared_ptr<VforkDone> vfork_done_;
 };
 
 class Kernel {
@@ -235,6 +365,7 @@ class Kernel {
     bool strace = false;
     int strace_fd = 2;     // host fd for --strace output
     int debug_log_fd = -1; // host fd for the debug log (-1: none)
+    int max_tasks = 4096;  // live guest threads at most (clone: EAGAIN beyond)
   };
   explicit Kernel(Options opts);
   ~Kernel();
@@ -266,15 +397,61 @@ class Kernel {
 
   // The futex queues of the sandbox (FUTEX_WAIT/WAKE/REQUEUE).
   FutexManager& futexes() { return futexes_; }
-  // Returns a fresh thread ID in the sandbox's PID namespace.
-  int32_t AllocateTid();
+
+  // --- Lookups in the sandbox's PID namespace (null when absent) ---
+  std::shared_ptr<Task> FindTask(int32_t tid) const;
+  // A live or zombie process.
+  std::shared_ptr<ThreadGroup> FindThreadGroup(int32_t tgid) const;
+  // Every process (live or zombie) in process group `pgid` / all processes.
+  std::vector<std::shared_ptr<ThreadGroup>> ThreadGroupsInPgrp(int32_t pgid) const;
+  std::vector<std::shared_ptr<ThreadGroup>> AllThreadGroups() const;
+  int LiveTaskCount() const;
+
+  // setpgid/setsid on behalf of `caller` (kernel/sys.c rules).
+  Result<void> SetPgid(Task& caller, int32_t pid, int32_t pgid);
+  Result<int32_t> SetSid(Task& caller);
 
  private:
+  friend class Task;
+  friend class ThreadGroup;
+  // Returns a fresh thread ID in the sandbox's PID namespace (next unused, wrapping at pid_max).
+  int32_t AllocateTidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IdInUseLocked(int32_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs `t` on the calling host thread until it exits, then does its exit bookkeeping.
+  void RunTaskOnThisThread(std::shared_ptr<Task> t, const arch::FPState* fp);
+  // Starts a detached host thread for a new task (EAGAIN if the host refuses).
+  Result<void> StartTaskThread(std::shared_ptr<Task> t, std::optional<arch::FPState> fp);
+  // Signals decided with mu_ held (SIGCHLD, parent-death signals) are queued here and sent by
+  // FlushDeferred() once mu_ is released (sending takes mu_).
+  void DeferSignalLocked(std::shared_ptr<ThreadGroup> tg, const arch::Siginfo& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushDeferred();
+  // Task exit bookkeeping (task_exit.cc), all with mu_ held.
+  void TaskExitedLocked(Task* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReparentChildrenLocked(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // do_notify_parent(): SIGCHLD for a zombie; returns true if it was auto-reaped.
+  bool NotifyParentOfExitLocked(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // do_notify_parent_cldstop(): CLD_STOPPED / CLD_CONTINUED to the parent.
+  void NotifyParentStopLocked(ThreadGroup* tg, int why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReapLocked(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Options opts_;
   int64_t boot_time_ns_ = 0;
+  mutable absl::Mutex log_mu_;
+  std::vector<bool> unimplemented_logged_ ABSL_GUARDED_BY(log_mu_);
+  // The tasklist lock: the PID namespace and every ThreadGroup's tree fields.
   mutable absl::Mutex mu_;
-  std::vector<bool> unimplemented_logged_ ABSL_GUARDED_BY(mu_);
-  int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
+  // Signalled on every child state change (exit, stop, continue) and by Kick(); wait(2) and
+  // vfork/exec/stop waits sleep on it.
+  absl::CondVar tree_cv_;
+  std::map<int32_t, std::shared_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, std::shared_ptr<ThreadGroup>> groups_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<ThreadGroup> init_ ABSL_GUARDED_BY(mu_);
+  int32_t last_tid_ ABSL_GUARDED_BY(mu_) = 0;
+  bool wrapped_ ABSL_GUARDED_BY(mu_) = false;
+  int host_threads_ ABSL_GUARDED_BY(mu_) = 0;  // task threads not yet finished
+  std::vector<std::pair<std::shared_ptr<ThreadGroup>, arch::Siginfo>> deferred_
+      ABSL_GUARDED_BY(mu_);
   FutexManager futexes_;
 };
 

@@ -7,24 +7,67 @@
 // signals are delivered (task_signals.cc): default actions, handler frames, syscall restart.
 #include <signal.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/itimer.h"
+#include "fs/waiter.h"
 
 namespace sbx::kernel {
 
-int32_t ThreadGroup::ppid() const { return ppid_; }
+std::shared_ptr<SignalHandlers> SignalHandlers::Copy() const {
+  auto c = std::make_shared<SignalHandlers>();
+  absl::MutexLock l(&mu);
+  absl::MutexLock l2(&c->mu);
+  std::copy(std::begin(actions), std::end(actions), std::begin(c->actions));
+  return c;
+}
+
+ThreadGroup::ThreadGroup(Kernel& k, int32_t tgid, std::shared_ptr<SignalHandlers> sighand)
+    : kernel_(k), tgid_(tgid), itimers_(std::make_unique<ITimers>(*this)),
+      sighand_(sighand ? std::move(sighand) : std::make_shared<SignalHandlers>()) {
+  pgid_ = sid_ = tgid;
+}
+
+ThreadGroup::~ThreadGroup() {
+  // Before any member goes: a timer expiry in flight may still be sending SIGALRM.
+  itimers_->Shutdown();
+}
+
+int32_t ThreadGroup::ppid() const {
+  absl::MutexLock l(&kernel_.mu_);
+  return parent_ ? parent_->tgid_ : 0;
+}
+
+int32_t ThreadGroup::pgid() const {
+  absl::MutexLock l(&kernel_.mu_);
+  return pgid_;
+}
+
+int32_t ThreadGroup::sid() const {
+  absl::MutexLock l(&kernel_.mu_);
+  return sid_;
+}
+
+std::shared_ptr<SignalHandlers> ThreadGroup::sighand() const {
+  absl::MutexLock l(&mu_);
+  return sighand_;
+}
 
 SigAction ThreadGroup::GetSigAction(int sig) const {
-  absl::MutexLock l(&mu_);
   if (sig < 1 || sig > kNumSignals) return {};
-  return actions_[sig - 1];
+  auto sh = sighand();
+  absl::MutexLock l(&sh->mu);
+  return sh->actions[sig - 1];
 }
 
 void ThreadGroup::SetSigAction(int sig, const SigAction& a) {
-  absl::MutexLock l(&mu_);
   if (sig < 1 || sig > kNumSignals) return;
-  actions_[sig - 1] = a;
+  auto sh = sighand();
+  absl::MutexLock l(&sh->mu);
+  sh->actions[sig - 1] = a;
 }
 
 RLimit ThreadGroup::GetRLimit(int resource) const {
@@ -40,10 +83,13 @@ void ThreadGroup::SetRLimit(int resource, RLimit r) {
 }
 
 void ThreadGroup::BeginGroupExit(int status_word) {
-  absl::MutexLock l(&mu_);
-  if (exiting_) return;
-  exiting_ = true;
-  exit_status_word_ = status_word;
+  {
+    absl::MutexLock l(&mu_);
+    if (exiting_) return;
+    exiting_ = true;
+    exit_status_word_ = status_word;
+  }
+  KickAll();
 }
 
 bool ThreadGroup::exiting() const {
@@ -56,6 +102,18 @@ int ThreadGroup::exit_status_word() const {
   return exit_status_word_;
 }
 
+void ThreadGroup::KickAll() {
+  std::vector<std::shared_ptr<Task>> tasks;
+  {
+    absl::MutexLock l(&kernel_.mu_);
+    for (Task* t : tasks_) {
+      auto it = kernel_.tasks_.find(t->tid());
+      if (it != kernel_.tasks_.end()) tasks.push_back(it->second);
+    }
+  }
+  for (auto& t : tasks) t->Kick();
+}
+
 Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid,
            std::shared_ptr<mm::MemoryManager> mm, std::shared_ptr<fs::FDTable> fds,
            std::shared_ptr<fs::FSContext> fsctx, Credentials creds)
@@ -64,11 +122,19 @@ Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid,
 
 Task::~Task() = default;
 
+Result<FutexManager::Key> Task::FutexKeyFor(uint64_t addr, bool priv) {
+  if (addr % sizeof(uint32_t) != 0) return Errno::kEINVAL;
+  const FutexManager::Key private_key{reinterpret_cast<uint64_t>(mm_.get()), addr};
+  if (priv) return private_key;
+  mm::FutexKeyInfo k = TRY(mm_->FutexKey(usermem::UserAddr(addr)));
+  // Shared objects: keyed by memory-file offset in a space no MemoryManager address can take.
+  if (k.shared_object) return FutexManager::Key{kSharedFutexSpace, k.mf_off};
+  return private_key;
+}
+
 void Task::RequestExit(int status) {
   exit_status_ = status & 0xff;
   exit_requested_ = true;
-  // The last thread of the group leaving makes the group's status (single-threaded for now).
-  tg_->BeginGroupExit((status & 0xff) << 8);
 }
 
 void Task::RequestGroupExit(int status_word) {
@@ -77,11 +143,23 @@ void Task::RequestGroupExit(int status_word) {
 }
 
 bool Task::Interrupted() const {
-  return exit_requested_ || tg_->exiting() || (PendingSignals() & ~signal_mask_) != 0;
+  return exit_requested_ || tg_->exiting() || tg_->stop_pending.load() ||
+         (PendingSignals() & ~signal_mask()) != 0;
+}
+
+void Task::Kick() {
+  {
+    absl::MutexLock l(&ctx_mu_);
+    if (ctx_ != nullptr) ctx_->Interrupt();
+  }
+  kernel_.futexes().Kick(this);
+  fs::KickWaiter(this);
+  // Sleepers in wait(2), vfork and group stops re-check their conditions.
+  kernel_.tree_cv_.SignalAll();
 }
 
 void Task::DieOfSignal(int sig, bool core) {
-  kernel_.DebugLog(absl::StrFormat("task %d: killed by signal %d%s at rip=%#x", tid_, sig,
+  kernel_.DebugLog(absl::StrFormat("task %d: killed by signal %d%s at rip=%#x", tid(), sig,
                                    core ? " (core dumped)" : "", regs_.rip));
   // wait(2) status of a signal death: the signal number, 0x80 if a core was "dumped".
   // RLIMIT_CORE is 0 by default, so like Linux the core bit stays clear then.
@@ -121,13 +199,13 @@ void Task::HandleFault(const platform::SwitchResult& r) {
   if (res.ok()) return;
   if (res.error() == Errno::kENOMEM) {
     // The memory file is exhausted: Linux's OOM killer would pick a victim; we kill the faulter.
-    kernel_.DebugLog(absl::StrFormat("task %d: out of memory at %#x", tid_, r.fault_addr));
+    kernel_.DebugLog(absl::StrFormat("task %d: out of memory at %#x", tid(), r.fault_addr));
     DieOfSignal(SIGKILL, false);
     return;
   }
   int sig = r.signo == SIGBUS || res.error() == Errno::kEIO ? SIGBUS : SIGSEGV;
   kernel_.DebugLog(absl::StrFormat("task %d: fault at %#x (si_code %d) rip=%#x -> signal %d",
-                                   tid_, r.fault_addr, si_code, regs_.rip, sig));
+                                   tid(), r.fault_addr, si_code, regs_.rip, sig));
   arch::Siginfo info;
   info.si_signo = sig;
   info.si_code = si_code;
@@ -149,13 +227,20 @@ void Task::HandleSignal(const platform::SwitchResult& r) {
 }
 
 void Task::Run(platform::Context& ctx) {
-  ctx_ = &ctx;
+  {
+    absl::MutexLock l(&ctx_mu_);
+    ctx_ = &ctx;
+  }
   while (!exit_requested_ && !tg_->exiting()) {
+    if (tg_->stop_pending.load()) ParkWhileStopped();
     DeliverSignals();
     if (exit_requested_ || tg_->exiting()) break;
+    if (tg_->stop_pending.load()) continue;
+    const int64_t t0 = HostClockNs(CLOCK_MONOTONIC);
     auto r = ctx.Switch(mm_->address_space(), regs_);
+    const int64_t t1 = HostClockNs(CLOCK_MONOTONIC);
     if (!r.ok()) {
-      kernel_.DebugLog(absl::StrCat("task ", tid_, ": platform failure: ",
+      kernel_.DebugLog(absl::StrCat("task ", tid(), ": platform failure: ",
                                     std::string(ErrnoName(r.error()))));
       DieOfSignal(SIGKILL, false);
       break;
@@ -173,7 +258,12 @@ void Task::Run(platform::Context& ctx) {
       case platform::SwitchReason::kInterrupted:
         break;
     }
+    // CPU accounting (ITIMER_VIRTUAL/PROF, times): guest time is the wall time spent in the
+    // Switch; time handling the exit (syscalls, faults) counts as system time. Blocking
+    // syscalls are included: the sentry cannot tell sleeping from working here.
+    tg_->itimers().ChargeCpu(t1 - t0, HostClockNs(CLOCK_MONOTONIC) - t1);
   }
+  absl::MutexLock l(&ctx_mu_);
   ctx_ = nullptr;
 }
 

@@ -36,6 +36,7 @@ constexpr uint64_t kSaSiginfo = 0x4, kSaRestorer = 0x04000000, kSaOnstack = 0x08
                    kSaRestart = 0x10000000, kSaNodefer = 0x40000000, kSaResethand = 0x80000000;
 constexpr uint64_t kSigDfl = 0, kSigIgn = 1;
 constexpr int32_t kSsDisable = 2;
+constexpr uint64_t kSysRestartSyscall = 219;  // __NR_restart_syscall
 constexpr uint32_t kSsAutodisarm = 1u << 31;
 
 // SYNCHRONOUS_MASK: dequeued before anything else so a fault's signal is handled first.
@@ -165,26 +166,123 @@ bool Task::DequeueSignal(uint64_t set, arch::Siginfo* out) {
   return false;
 }
 
+namespace {
+
+constexpr uint64_t kStopMask = Bit(SIGSTOP) | Bit(SIGTSTP) | Bit(SIGTTIN) | Bit(SIGTTOU);
+
+void Discard(SignalQueue& q, uint64_t set) {
+  if (!(q.mask & set)) return;
+  for (auto it = q.queue.begin(); it != q.queue.end();) {
+    if (set & Bit(it->si_signo)) it = q.queue.erase(it); else ++it;
+  }
+  q.mask &= ~set;
+}
+
+}  // namespace
+
 Result<void> Task::SendSignal(const arch::Siginfo& info, bool group) {
+  if (group) return tg_->SendGroupSignal(info);
   const int sig = info.si_signo;
   if (sig < 1 || sig > kNumSignals) return Errno::kEINVAL;
+  if (sig == SIGKILL) {
+    // SIGKILL never waits for delivery: the whole group dies now (complete_signal's fatal path).
+    tg_->stop_pending = false;
+    RequestGroupExit(SIGKILL);
+    return {};
+  }
+  if (sig == SIGCONT || (kStopMask & Bit(sig))) {
+    // Job-control side effects happen at send time (prepare_signal); a group signal does
+    // them once for the whole group.
+    TRY(tg_->SendGroupSignal(info, /*prepare_only=*/true));
+  }
   SigAction act = tg_->GetSigAction(sig);
-  if (!(signal_mask_ & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
+  if (!(signal_mask() & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
   uint64_t limit = tg_->GetRLimit(11 /*RLIMIT_SIGPENDING*/).cur;
-  absl::MutexLock g(&tg_->sig_mu_);
-  absl::MutexLock l(&sig_mu_);
-  return Enqueue(group ? tg_->shared_pending_ : pending_, info, limit);
+  {
+    absl::MutexLock g(&tg_->sig_mu_);
+    absl::MutexLock l(&sig_mu_);
+    TRY(Enqueue(pending_, info, limit));
+  }
+  if (!(signal_mask() & Bit(sig))) Kick();
+  return {};
+}
+
+Result<void> ThreadGroup::SendGroupSignal(const arch::Siginfo& info, bool prepare_only) {
+  const int sig = info.si_signo;
+  if (sig < 1 || sig > kNumSignals) return Errno::kEINVAL;
+  // Live tasks, the first one standing in for Linux's choice of the main thread.
+  std::vector<std::shared_ptr<Task>> tasks;
+  bool continued = false;
+  {
+    absl::MutexLock l(&kernel_.mu_);
+    if (zombie_) return {};  // the pid still exists until reaped; the signal is discarded
+    for (Task* t : tasks_) {
+      auto it = kernel_.tasks_.find(t->tid());
+      if (it != kernel_.tasks_.end()) tasks.push_back(it->second);
+    }
+    if (sig == SIGCONT) {
+      {
+        absl::MutexLock g(&sig_mu_);
+        Discard(shared_pending_, kStopMask);
+        for (auto& t : tasks) {
+          absl::MutexLock tl(&t->sig_mu_);
+          Discard(t->pending_, kStopMask);
+        }
+      }
+      stop_pending = false;
+      if (stopped_) {
+        stopped_ = false;
+        stop_report_ = false;
+        cont_report_ = true;
+        continued = true;
+        kernel_.NotifyParentStopLocked(this, arch::kCldContinued);
+      }
+      kernel_.tree_cv_.SignalAll();
+    } else if (kStopMask & Bit(sig)) {
+      absl::MutexLock g(&sig_mu_);
+      Discard(shared_pending_, Bit(SIGCONT));
+      for (auto& t : tasks) {
+        absl::MutexLock tl(&t->sig_mu_);
+        Discard(t->pending_, Bit(SIGCONT));
+      }
+    }
+  }
+  if (continued) {
+    for (auto& t : tasks) t->Kick();
+  }
+  if (prepare_only) return {};
+  if (sig == SIGKILL) {
+    stop_pending = false;
+    BeginGroupExit(SIGKILL);
+    return {};
+  }
+  SigAction act = GetSigAction(sig);
+  const uint64_t mask0 = tasks.empty() ? 0 : tasks.front()->signal_mask();
+  if (!(mask0 & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
+  uint64_t limit = GetRLimit(11 /*RLIMIT_SIGPENDING*/).cur;
+  {
+    absl::MutexLock g(&sig_mu_);
+    TRY(Enqueue(shared_pending_, info, limit));
+  }
+  // complete_signal(): wake one thread that can take it (it dequeues the group signal).
+  for (auto& t : tasks) {
+    if (!(t->signal_mask() & Bit(sig))) {
+      t->Kick();
+      break;
+    }
+  }
+  return {};
 }
 
 void Task::ForceSignal(const arch::Siginfo& info, uint64_t trapno, uint64_t err) {
   const int sig = info.si_signo;
   if (sig < 1 || sig > kNumSignals) return;
   SigAction act = tg_->GetSigAction(sig);
-  bool blocked = (signal_mask_ & Bit(sig)) != 0;
+  bool blocked = (signal_mask() & Bit(sig)) != 0;
   if (blocked || act.handler == kSigIgn) {
     act.handler = kSigDfl;
     tg_->SetSigAction(sig, act);
-    signal_mask_ &= ~Bit(sig);
+    set_signal_mask(signal_mask() & ~Bit(sig));
   }
   fault_trapno_ = trapno;
   fault_err_ = err;
@@ -214,10 +312,17 @@ void Task::ApplyRestart(bool handler_ran, const SigAction* act) {
     case Errno::kERESTARTNOHAND:
       restart = !handler_ran;
       break;
+    case Errno::kERESTART_RESTARTBLOCK:
+      // Linux re-enters through restart_syscall(2) when no handler ran: rax becomes its
+      // number and the stored restart block decides how to resume (e.g. the time left).
+      if (!handler_ran && restart_block_) {
+        regs_.rax = kSysRestartSyscall;
+        regs_.rip -= 2;
+        return;
+      }
+      restart_block_ = nullptr;
+      break;
     default:
-      // ERESTART_RESTARTBLOCK: Linux re-enters through restart_syscall(2) when no handler ran;
-      // we have no restart blocks, so the call reports EINTR either way.
-      restart = false;
       break;
   }
   if (restart) {
@@ -231,9 +336,9 @@ void Task::ApplyRestart(bool handler_ran, const SigAction* act) {
 void Task::DeliverSignals() {
   bool handler_ran = false;
   arch::Siginfo info;
-  while (!handler_ran && DequeueSignal(~signal_mask_, &info)) {
+  while (!handler_ran && DequeueSignal(~signal_mask(), &info)) {
     const int sig = info.si_signo;
-    StraceSignal(kernel_, tid_, info);
+    StraceSignal(kernel_, tid(), info);
     SigAction act = tg_->GetSigAction(sig);
     if (sig == SIGKILL || sig == SIGSTOP) act.handler = kSigDfl;
     if (act.handler == kSigIgn) continue;
@@ -254,7 +359,7 @@ void Task::DeliverSignals() {
       }
     }
     ApplyRestart(true, &act);
-    const uint64_t old_mask = has_saved_mask_ ? saved_mask_ : signal_mask_;
+    const uint64_t old_mask = has_saved_mask_ ? saved_mask_ : signal_mask();
     has_saved_mask_ = false;
     if (act.flags & kSaResethand) {
       SigAction reset = act;
@@ -264,7 +369,7 @@ void Task::DeliverSignals() {
     if (!SetupFrame(sig, act, info, old_mask)) {
       // force_sigsegv(): a SIGSEGV that cannot be delivered kills; another signal becomes a
       // forced SIGSEGV (whose own handler may still run).
-      kernel_.DebugLog(absl::StrFormat("task %d: cannot deliver signal %d (bad frame)", tid_, sig));
+      kernel_.DebugLog(absl::StrFormat("task %d: cannot deliver signal %d (bad frame)", tid(), sig));
       if (sig == SIGSEGV) {
         DieOfSignal(SIGSEGV, true);
         return;
@@ -275,7 +380,7 @@ void Task::DeliverSignals() {
       ForceSignal(si);
       continue;
     }
-    uint64_t m = signal_mask_ | act.mask;
+    uint64_t m = signal_mask() | act.mask;
     if (!(act.flags & kSaNodefer)) m |= Bit(sig);
     set_signal_mask(m);
     handler_ran = true;

@@ -3,6 +3,13 @@
 // reclaims them. Backs all anonymous guest memory and tmpfs file data. Its own CMake target
 // (sbx_memfile) so that fs/ can store tmpfs data in it without depending on the MemoryManager.
 // Thread-safe; its lock is a leaf.
+//
+// Pages are reference counted (Linux page refcount, as used by copy-on-write fork): Allocate
+// gives each page one reference; IncRef adds one to each page of a range; DecRef (or Free,
+// the same operation) drops one, and a page whose count reaches zero returns to the
+// allocator. Most pages only ever have one reference (tmpfs data, SharedAnon objects, private
+// pages never forked); only the counts above one are stored, as an interval map, so they cost
+// nothing until a fork shares pages.
 #pragma once
 
 #include <cstddef>
@@ -22,8 +29,17 @@ class MemoryFile {
   platform::MemoryFileInfo info() const;
   // Allocates `len` bytes (page multiple), zero-filled. ENOMEM when exhausted.
   Result<uint64_t> Allocate(uint64_t len);
-  // Returns the range to the allocator and releases its host memory.
-  void Free(uint64_t offset, uint64_t len);
+  // Drops one reference to each page of the range (same as DecRef): for the usual
+  // single-reference range, returns it to the allocator and releases its host memory.
+  void Free(uint64_t offset, uint64_t len) { DecRef(offset, len); }
+  // Adds one reference to each page of an allocated range (page aligned).
+  void IncRef(uint64_t offset, uint64_t len);
+  // Drops one reference to each page of the range; pages left with none are freed.
+  void DecRef(uint64_t offset, uint64_t len);
+  // True if every page of the allocated range has exactly one reference. A holder of a
+  // reference may rely on the answer "true" until it takes or gives a reference itself: no one
+  // else holds one, so no one else can add one.
+  bool IsExclusive(uint64_t offset, uint64_t len) const;
   // Sentry-side pointer to memory-file offset `offset` (valid for the file's lifetime).
   std::byte* Pointer(uint64_t offset) const;
   uint64_t bytes_allocated() const;

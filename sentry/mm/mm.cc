@@ -53,7 +53,7 @@ MemoryManager::~MemoryManager() {
   {
     absl::MutexLock l(&impl_->mu);
     for (auto& [start, p] : impl_->pmas) {
-      if (p.owned) impl_->mf.Free(p.mf_off, p.end - start);
+      if (p.owned) impl_->mf.DecRef(p.mf_off, p.end - start);  // COW: maybe not the last
     }
     impl_->pmas.clear();
     impl_->resident = 0;

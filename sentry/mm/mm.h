@@ -1,16 +1,21 @@
 // Guest memory: the memory file and the MemoryManager (Linux `struct mm_struct`).
 //
 // MemoryFile (sentry/mm/memory_file.h): one memfd per sandbox, reserved sparse and mapped
-// whole into the sentry, with an allocator of page-aligned ranges.
+// whole into the sentry, with an allocator of page-aligned, reference-counted ranges.
 // MemoryManager: the VMAs of one guest address space, the guest-page -> memory-file
 // assignments ("pmas"), demand paging with fault-around, brk, and the copy-in/out path used by
 // `usermem`. It tells its platform::AddressSpace what to map.
+// Fork (Linux dup_mmap) copies an MM for a child process: shared mappings share their pages,
+// private pages become copy-on-write (both MMs reference the same memory-file pages,
+// read-only in both address spaces, until a write copies the page or finds this MM the only
+// referent left). Memory-file pages are reference counted for this (MemoryFile::IncRef).
 //
-// Lock order: MemoryManager (Impl::mu) -> SharedAnon (shared anonymous memory objects) / file
-// locks -> MemoryFile (leaf). Private file mappings are filled with FileDescription::PRead
-// while the MM lock is held. MAP_SHARED mappings of a fs::SharedMappable file (tmpfs) map the
-// file's own pages; the file calls back (truncate, hole punch) only with none of its locks
-// held, through an observer whose lock precedes the MM's. Internals: sentry/mm/mm_internal.h.
+// Lock order: MemoryManager (Impl::mu; Fork takes the parent's, then the new child's) ->
+// SharedAnon (shared anonymous memory objects) / file locks -> MemoryFile (leaf). Private file
+// mappings are filled with FileDescription::PRead while the MM lock is held. MAP_SHARED
+// mappings of a fs::SharedMappable file (tmpfs) map the file's own pages; the file calls back
+// (truncate, hole punch) only with none of its locks held, through an observer whose lock
+// precedes the MM's. Internals: sentry/mm/mm_internal.h.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +46,14 @@ struct MMapOpts {
   std::string name;          // DebugMaps name (e.g. the file's path); may be empty
 };
 
+// A futex's identity (Linux get_futex_key). MAP_SHARED memory (shared anonymous or a
+// SharedMappable file's pages) is keyed by its memory-file offset, the same in every process
+// mapping it; private memory is keyed by (MM, address) by the caller.
+struct FutexKeyInfo {
+  bool shared_object = false;  // true: key by mf_off; false: key by (mm, addr)
+  uint64_t mf_off = 0;         // shared_object: memory-file offset of the futex word
+};
+
 class MemoryManager : public usermem::UserMemory {
  public:
   // `as` is the platform address space this MM drives.
@@ -61,6 +74,22 @@ class MemoryManager : public usermem::UserMemory {
                           UserAddr new_addr);
   Result<void> MAdvise(UserAddr addr, uint64_t length, int advice);
 
+  // fork(2) without CLONE_VM (Linux dup_mmap): a new MM driving `child_as` with a copy of
+  // every VMA except MADV_DONTFORK ones (MADV_WIPEONFORK ones come back empty: zero pages),
+  // the program break, stack limit, VMA names and the same address-space layout. MAP_SHARED
+  // mappings share their pages (the child faults them in); private pages become copy-on-write
+  // in both MMs. Before it returns, the parent's private writable ranges are unmapped from its
+  // address space (one Unmap per VMA), so no thread of the parent can write them any more;
+  // they fault back in read-only. EINVAL if `child_as` is null.
+  Result<std::shared_ptr<MemoryManager>> Fork(std::unique_ptr<platform::AddressSpace> child_as);
+
+  // The futex key of the 4-byte-aligned word at `addr` (faulting its page in). EINVAL if
+  // misaligned, EFAULT if unmapped or inaccessible (PROT_NONE, past the end of the object).
+  // Shared anonymous and SharedMappable file pages give shared_object = true; everything
+  // else (private memory, and MAP_SHARED snapshots of files without shared pages: partial) is
+  // private to this MM.
+  Result<FutexKeyInfo> FutexKey(UserAddr addr);
+
   // The guest touched `addr` and the platform reported a fault. Maps the page (and neighbours:
   // fault-around) if a VMA permits it, growing a MAP_GROWSDOWN stack if needed. On failure
   // returns EFAULT and sets *si_code to SEGV_MAPERR (no VMA) or SEGV_ACCERR (permissions).
@@ -73,12 +102,16 @@ class MemoryManager : public usermem::UserMemory {
   // mapped; SEGV_ACCERR = 2: it was mapped but the access was not allowed; 0: unknown). The
   // ptrace platform cannot tell reads from writes, so a fault on a page we already back is
   // decided with this: host MAPERR means our mapping had not reached the host yet (a race
-  // with another thread's fault, or a queued change) and the page is simply remapped; host
-  // ACCERR means the access exceeded the VMA's protection -> SEGV_ACCERR. Prefer this form.
+  // with another thread's fault, a queued change, or a range unmapped by Fork) and the page
+  // is simply remapped (a copy-on-write page read-only, with its fault-around window, unless
+  // this MM is its only referent); host ACCERR on a copy-on-write page of a writable VMA
+  // breaks the COW (copies the page, or reuses it if no other MM references it); any other
+  // host ACCERR means the access exceeded the VMA's protection -> SEGV_ACCERR. ENOMEM (with
+  // *si_code = 0) if the copy cannot be allocated. Prefer this form.
   Result<void> HandleFault(UserAddr addr, int host_si_code, int* si_code);
 
   // usermem::UserMemory: copies through the sentry's mapping of the memory file, faulting pages
-  // in as needed and honouring VMA read/write permissions.
+  // in as needed and honouring VMA read/write permissions. Writes break copy-on-write first.
   Result<size_t> CopyOutBytes(UserAddr dst, std::span<const std::byte> src) override;
   Result<size_t> CopyInBytes(UserAddr src, std::span<std::byte> dst) override;
   Result<size_t> ZeroOut(UserAddr dst, size_t len) override;

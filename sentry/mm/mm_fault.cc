@@ -11,6 +11,9 @@
 // page maps it with the VMA's protection whatever the access was; if the access was not
 // allowed (a write to a read-only VMA), the guest faults again on a page we now back, and
 // HandleFault reports SEGV_ACCERR. See mm.h for how the host si_code resolves races.
+// Copy-on-write pages (mm_internal.h) follow the same scheme: a not-present fault maps them
+// read-only (or claims them when this MM is their only referent), and the access fault a
+// write then raises breaks the COW (mm_fork.cc). CopyOut/ZeroOut break it before writing.
 //
 // MAP_SHARED mappings of a SharedMappable file (tmpfs) map the file's own pages (non-owned
 // pmas); the file invalidates them through MmObserver before it frees any.
@@ -180,22 +183,28 @@ Result<void> MemoryManager::HandleFault(UserAddr addr, int host_si_code, int* si
   auto p = m.FindPmaLocked(page);
   if (p != m.pmas.end()) {
     // A fault on a page we back. With the host's si_code: MAPERR means our mapping had not
-    // reached the host (race or queued change): remap; ACCERR is a protection violation.
-    // Without it: remap once; a second consecutive fault on the same page is a violation
-    // (a racing thread's fault is resolved by the first remap, a real violation repeats).
+    // reached the host (race, queued change, or a range Fork/COW unmapped): remap; ACCERR is
+    // a protection violation, or a write to a cow page. Without it: remap once; a second
+    // consecutive fault on the same page is taken as ACCERR (a racing thread's fault is
+    // resolved by the first remap, a real violation or a cow write repeats).
+    const bool cow = p->second.cow;
     bool remap;
     if (host_si_code == 0) {
-      remap = v.prot == internal::kProtRWX || m.last_remapped_page != page;
+      remap = (v.prot == internal::kProtRWX && !cow) || m.last_remapped_page != page;
       m.last_remapped_page = remap ? page : UINT64_MAX;
     } else {
       remap = host_si_code == mabi::kSegvMapErr;
     }
-    if (!remap) {
-      *si_code = mabi::kSegvAccErr;
-      return Errno::kEFAULT;
+    if (remap) return m.MapBackedWindowLocked(v, page);
+    if (cow && (v.prot & internal::kProtWrite) != 0) {
+      // do_wp_page: a write to a copy-on-write page.
+      auto r = m.BreakCowLocked(v, page, page + kPage, /*map=*/true);
+      if (r.ok()) return Ok();
+      *si_code = 0;
+      return Errno::kENOMEM;
     }
-    return m.as->MapFile(UserAddr(page), kPage, p->second.mf_off + (page - p->first),
-                         platform::Prot::FromLinux(v.prot));
+    *si_code = mabi::kSegvAccErr;
+    return Errno::kEFAULT;
   }
   // Fault-around window: aligned, inside the VMA, inside the unbacked run around `page`.
   constexpr uint64_t kWindow = internal::kFaultAroundPages * kPage;
@@ -233,6 +242,13 @@ Result<size_t> Impl::AccessLocked(uint64_t addr, size_t len, bool need_write, Fn
       (void)BackRangeLocked(v, PageDown(cur), std::min(v.end, PageUp(seg_end)));
       p = FindPmaLocked(cur);
       if (p == pmas.end()) break;
+    }
+    if (need_write && p->second.cow) {
+      // Never write to a page another MM may still see: break the COW of the pages this run
+      // touches (without mapping them; the guest's next touch faults them in writable).
+      const uint64_t cow_end = std::min(p->second.end, PageUp(seg_end));
+      if (!BreakCowLocked(v, PageDown(cur), cow_end, /*map=*/false).ok()) break;
+      p = FindPmaLocked(cur);
     }
     const uint64_t n = std::min(p->second.end, seg_end) - cur;
     fn(mf.Pointer(p->second.mf_off + (cur - p->first)), done, n);

@@ -1,5 +1,5 @@
 // Internals of the MemoryManager, shared by its facet files (vma.cc, mm.cc, mm_remap.cc,
-// mm_fault.cc). Not for use outside sentry/mm.
+// mm_fault.cc, mm_fork.cc). Not for use outside sentry/mm.
 //
 // Data model (mirrors Linux mm_struct + vm_area_struct, and gVisor's vmas/pmas split):
 // - `vmas`: what the guest asked for. Non-overlapping page-aligned [start, end) intervals keyed
@@ -7,13 +7,35 @@
 //   SharedAnon object for MAP_SHARED|MAP_ANONYMOUS, or a file + offset).
 // - `pmas`: which guest pages are backed, and by which memory-file range. Invariants: every
 //   pma lies inside one VMA (operations split pmas at VMA boundaries before changing VMAs);
-//   every pma is mapped into the platform AddressSpace with its VMA's protection; an `owned`
-//   pma's memory-file range belongs to this MM alone (freed when the pma goes), a non-owned
-//   one belongs to a SharedAnon object (freed when the object dies) or to a SharedMappable
-//   file (MAP_SHARED of a tmpfs file: the file's own pages, freed by the file).
+//   a pma's pages are either absent from the platform AddressSpace (never mapped yet, or
+//   unmapped by Fork / a COW transition: the next touch faults and remaps them) or mapped
+//   with its VMA's protection, minus PROT_WRITE if the pma is `cow`. An `owned` pma holds one reference (MemoryFile::IncRef/DecRef)
+//   on each page of its range, dropped when the pma goes; a non-owned one maps pages that
+//   belong to a SharedAnon object (freed when the object dies) or to a SharedMappable file
+//   (MAP_SHARED of a tmpfs file: the file's own pages, freed by the file). Private pages
+//   (anonymous, and the snapshots of private file mappings) are owned; shared ones are not.
+//
+// Copy-on-write (Linux dup_mmap + do_wp_page): Fork gives the child a second reference on
+// every owned range and marks the pma `cow` in both MMs. A `cow` pma is owned and its pages
+// may have other referents, so it is never host-mapped writable and neither guest writes nor
+// the sentry's CopyOut may write its pages until the COW is broken: if this MM holds the only
+// reference (MemoryFile::IsExclusive) the pma simply stops being cow ("claim", no copy, Linux's
+// reuse of an exclusive anon page); otherwise the page is copied to a fresh allocation and the
+// old reference dropped. `cow` may stay set after the other referents went away; the next
+// write finds the range exclusive and claims it. Exclusivity observed under `mu` is stable:
+// only a holder can add references (Fork of this MM, which takes `mu`).
+// Host mappings and COW transitions: MapFile is lazy on the ptrace platform (other threads see
+// it at their next switch) while Unmap takes effect in every thread before it returns. So
+// every transition that must not be missed by a running thread starts with an Unmap: Fork
+// unmaps the parent's private writable ranges (one Unmap per VMA), and breaking or claiming a
+// COW range unmaps it before mapping the new page writable; a stale read-only mapping of a
+// claimed page therefore never turns a write into a spurious SEGV_ACCERR. Memory is only
+// dropped (DecRef) after the pages are unmapped from the address space, so a running thread
+// never sees a page that was reused for someone else.
 //
 // Lock order: MmObserver::mu -> MemoryManager::Impl::mu -> SharedAnon::mu / the file's locks
-// -> MemoryFile (leaf). A SharedMappable file calls MmObserver::InvalidateMappings (truncate,
+// -> MemoryFile (leaf). Fork holds the parent's Impl::mu, then the new child's (which no one
+// else can reach yet). A SharedMappable file calls MmObserver::InvalidateMappings (truncate,
 // hole punch) with none of its locks held; the observer then takes Impl::mu and drops the
 // pmas of that file range. The MM registers its observer with a file before asking it for
 // pages, so a truncate that races with a fault always reaches this MM.
@@ -96,8 +118,15 @@ struct Vma {
 struct Pma {
   uint64_t end = 0;
   uint64_t mf_off = 0;  // memory-file offset of the pma's first page
-  bool owned = true;    // this MM frees the range when the pma goes
+  bool owned = true;    // this MM holds a reference on the range (DecRef when the pma goes)
+  bool cow = false;     // owned and possibly shared with another MM (see above); implies owned
 };
+
+// The host protection of a cow pma in a VMA with `prot`: no write. x86 has no write-only
+// pages (PROT_WRITE alone maps read-write), so write-only becomes read-only, not PROT_NONE.
+constexpr int CowProt(int prot) {
+  return (prot & kProtWrite) != 0 ? (prot & ~kProtWrite) | kProtRead : prot;
+}
 
 using VmaMap = std::map<uint64_t, Vma>;  // keyed by start
 using PmaMap = std::map<uint64_t, Pma>;  // keyed by start
@@ -181,18 +210,22 @@ struct MemoryManager::Impl {
   PmaMap::iterator FindPmaLocked(uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   PmaMap::const_iterator FindPmaLocked(uint64_t addr) const ABSL_SHARED_LOCKS_REQUIRED(mu);
   // Records [start, end) -> mf_off (merging with contiguous neighbours). Does not map.
-  void InsertPmaLocked(uint64_t start, uint64_t end, uint64_t mf_off, bool owned)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Drops the pmas in [start, end): frees owned memory and unmaps the pages from the
-  // address space.
+  void InsertPmaLocked(uint64_t start, uint64_t end, uint64_t mf_off, bool owned,
+                       bool cow = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Merges the pmas touching [start, end] with compatible contiguous neighbours.
+  void MergePmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Drops the pmas in [start, end): unmaps the pages from the address space, then drops the
+  // references of owned ones.
   void DropPmasLocked(uint64_t start, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Re-maps the backed pages of [start, end) with `prot` (mprotect).
+  // Re-maps the backed pages of [start, end) with `prot` (mprotect); cow pmas get
+  // CowProt(prot).
   Result<void> RemapPmasLocked(uint64_t start, uint64_t end, int prot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Drops (unmaps, never frees) the pmas of every VMA mapping bytes [off, off+len) of `src`.
   void InvalidateFileLocked(const fs::SharedMappable* src, uint64_t off, uint64_t len)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Moves the pmas of [from, from+len) to [to, to+len) and updates the address space.
+  // Moves the pmas of [from, from+len) to [to, to+len) (cow ones stay cow) and updates the
+  // address space.
   Result<void> MovePmasLocked(uint64_t from, uint64_t to, uint64_t len, int prot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
@@ -205,6 +238,21 @@ struct MemoryManager::Impl {
   // First byte past the backing object's end, as a guest address in `vma` (files: rounded
   // up to a page), or vma.end if the object covers the whole VMA.
   Result<uint64_t> BackingEndLocked(const Vma& vma) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // ---- copy-on-write (mm_fork.cc) ----
+  // Makes every pma in [start, end) (backed pages of `vma`) non-cow: claims exclusive ranges,
+  // copies shared pages to new allocations. Unmaps the changed pages from the address space
+  // (so no thread keeps a stale mapping) and, if `map`, maps them again with the VMA's
+  // protection. ENOMEM if the memory file is exhausted (pages already done stay done).
+  Result<void> BreakCowLocked(const Vma& vma, uint64_t start, uint64_t end, bool map)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // A host SEGV_MAPERR (or a first unknown fault) on backed `page` of `vma`: the host lost
+  // or never got our mapping (a race, a queued change, a range Fork or a COW transition
+  // unmapped). If the page's pma is cow, the VMA writable and this MM the only referent,
+  // claims the pma (or its part in the fault-around window); then maps every backed page of
+  // the fault-around window (cow ones read-only).
+  Result<void> MapBackedWindowLocked(const Vma& vma, uint64_t page)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
   // Grows the growsdown VMA `it` down to cover PageDown(addr) if Linux would.
   bool GrowStackLocked(VmaMap::iterator it, uint64_t addr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Shared by the copy routines: walks [addr, addr+len), faulting pages in and checking

@@ -175,6 +175,35 @@ TEST_F(MMSharedFileTest, TwoMappingsShareData) {
   EXPECT_EQ(pt_->pages.at(p + kPg).off, pt_->pages.at(q).off);
 }
 
+// A shared file mapping stays shared across Fork (the child faults in the file's own pages),
+// a private one becomes copy-on-write; futexes in the shared one are keyed by the page.
+TEST_F(MMSharedFileTest, ForkSharesFilePagesAndKeysFutexesByPage) {
+  uint64_t p = Map(2 * kPg, kRW);
+  uint64_t priv = V(MapR(kPg, kRW, rw_, 0, a::kMapPrivate)).value();
+  ASSERT_EQ(Write(p + 16, 's'), 0);
+  auto cpt = std::make_shared<PageTable>();
+  auto child = V(mm_->Fork(std::make_unique<FakeAddressSpace>(cpt)));
+  uint8_t v = 0;
+  ASSERT_EQ(GuestRead(*child, *mf_, *cpt, p + 16, &v), 0);
+  EXPECT_EQ(v, 's');
+  ASSERT_EQ(GuestWrite(*child, *mf_, *cpt, p + 17, 'c'), 0);
+  EXPECT_EQ(ReadByte(p + 17), 'c');
+  EXPECT_EQ(cpt->pages.at(p).off, pt_->pages.at(p).off);
+  ASSERT_EQ(GuestWrite(*child, *mf_, *cpt, priv + 16, 'P'), 0);
+  EXPECT_EQ(ReadByte(priv + 16), 's');  // the private snapshot taken at the parent's fault
+  auto k1 = V(mm_->FutexKey(UserAddr(p + kPg + 4)));
+  auto k2 = V(child->FutexKey(UserAddr(p + kPg + 4)));
+  EXPECT_TRUE(k1.shared_object);
+  EXPECT_EQ(k1.mf_off, k2.mf_off);
+  EXPECT_FALSE(V(child->FutexKey(UserAddr(priv))).shared_object);
+  // Truncation reaches the child's mappings too (it registered when it faulted them in).
+  rw_->size = 0;
+  file_->Truncate(0);
+  EXPECT_EQ(cpt->pages.count(p), 0u);
+  EXPECT_EQ(GuestRead(*child, *mf_, *cpt, p, &v), a::kBusAdrErr);
+  child.reset();
+}
+
 TEST_F(MMSharedFileTest, MunmapAndDontNeedKeepFileData) {
   uint64_t p = Map(2 * kPg, kRW);
   ASSERT_EQ(Write(p, 'k'), 0);

@@ -6,6 +6,7 @@
 // map count is bounded by kMaxMapCount, so the walk is bounded too.
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "sentry/mm/mm_internal.h"
 
@@ -246,30 +247,37 @@ Impl::PmaMap::const_iterator Impl::FindPmaLocked(uint64_t addr) const {
   return addr < it->second.end ? it : pmas.end();
 }
 
-void Impl::InsertPmaLocked(uint64_t start, uint64_t end, uint64_t mf_off, bool owned) {
+namespace {
+
+// True if pma `b` (starting at b_start) continues pma `a` (starting at a_start).
+bool PmaContinues(uint64_t a_start, const internal::Pma& a, uint64_t b_start,
+                  const internal::Pma& b) {
+  return a.end == b_start && a.owned == b.owned && a.cow == b.cow &&
+         a.mf_off + (a.end - a_start) == b.mf_off;
+}
+
+}  // namespace
+
+void Impl::InsertPmaLocked(uint64_t start, uint64_t end, uint64_t mf_off, bool owned,
+                           bool cow) {
   resident += end - start;
-  auto next = pmas.lower_bound(start);
-  if (next != pmas.begin()) {
-    auto prev = std::prev(next);
-    const Pma& p = prev->second;
-    if (p.end == start && p.owned == owned && p.mf_off + (p.end - prev->first) == mf_off) {
-      prev->second.end = end;
-      if (next != pmas.end() && next->first == end && next->second.owned == owned &&
-          next->second.mf_off == mf_off + (end - start)) {
-        prev->second.end = next->second.end;
-        pmas.erase(next);
-      }
-      return;
+  auto [it, inserted] = pmas.emplace(start, Pma{end, mf_off, owned, cow});
+  (void)inserted;
+  MergePmasLocked(start, end);
+}
+
+void Impl::MergePmasLocked(uint64_t start, uint64_t end) {
+  auto it = pmas.lower_bound(start);
+  if (it != pmas.begin()) --it;
+  while (it != pmas.end() && it->first <= end) {
+    auto next = std::next(it);
+    if (next != pmas.end() && PmaContinues(it->first, it->second, next->first, next->second)) {
+      it->second.end = next->second.end;
+      pmas.erase(next);
+      continue;
     }
+    it = next;
   }
-  if (next != pmas.end() && next->first == end && next->second.owned == owned &&
-      next->second.mf_off == mf_off + (end - start)) {
-    Pma merged{next->second.end, mf_off, owned};
-    pmas.erase(next);
-    pmas.emplace(start, merged);
-    return;
-  }
-  pmas.emplace(start, Pma{end, mf_off, owned});
 }
 
 void Impl::DropPmasLocked(uint64_t start, uint64_t end) {
@@ -277,17 +285,21 @@ void Impl::DropPmasLocked(uint64_t start, uint64_t end) {
   SplitPmaLocked(start);
   SplitPmaLocked(end);
   uint64_t lo = 0, hi = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> refs;  // owned memory-file ranges to drop
   auto it = pmas.lower_bound(start);
   while (it != pmas.end() && it->first < end) {
     uint64_t len = it->second.end - it->first;
     if (hi == 0) lo = it->first;
     hi = it->second.end;
-    if (it->second.owned) mf.Free(it->second.mf_off, len);
+    if (it->second.owned) refs.emplace_back(it->second.mf_off, len);
     resident -= len;
     it = pmas.erase(it);
   }
-  // A failed Unmap means the platform is gone; every later Switch fails too.
+  // Unmap before dropping the references: a running guest thread must not see pages that
+  // are freed and reused. A failed Unmap means the platform is gone; every later Switch
+  // fails too.
   if (hi != 0) (void)as->Unmap(UserAddr(lo), hi - lo);
+  for (auto [off, len] : refs) mf.DecRef(off, len);
 }
 
 Result<void> Impl::RemapPmasLocked(uint64_t start, uint64_t end, int prot) {
@@ -295,8 +307,9 @@ Result<void> Impl::RemapPmasLocked(uint64_t start, uint64_t end, int prot) {
   SplitPmaLocked(start);
   SplitPmaLocked(end);
   for (auto it = pmas.lower_bound(start); it != pmas.end() && it->first < end; ++it) {
+    const int p = it->second.cow ? internal::CowProt(prot) : prot;
     TRY(as->MapFile(UserAddr(it->first), it->second.end - it->first, it->second.mf_off,
-                    platform::Prot::FromLinux(prot)));
+                    platform::Prot::FromLinux(p)));
   }
   return Ok();
 }
@@ -316,8 +329,9 @@ Result<void> Impl::MovePmasLocked(uint64_t from, uint64_t to, uint64_t len, int 
   Result<void> r = Ok();
   for (auto& [s, p] : moved) {
     uint64_t ns = to + (s - from), ne = to + (p.end - from);
-    InsertPmaLocked(ns, ne, p.mf_off, p.owned);
-    auto m = as->MapFile(UserAddr(ns), ne - ns, p.mf_off, platform::Prot::FromLinux(prot));
+    InsertPmaLocked(ns, ne, p.mf_off, p.owned, p.cow);
+    const int mp = p.cow ? internal::CowProt(prot) : prot;
+    auto m = as->MapFile(UserAddr(ns), ne - ns, p.mf_off, platform::Prot::FromLinux(mp));
     if (!m.ok()) r = m;
   }
   return r;

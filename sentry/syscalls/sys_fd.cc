@@ -4,8 +4,8 @@
 // - record locks (F_GETLK/F_SETLK/F_SETLKW and the F_OFD_* variants): ENOLCK, as a
 //   filesystem without lock support (NFS without lockd) reports; silently granting locks
 //   would break programs that rely on them between processes;
-// - F_SETPIPE_SZ on a pipe (EBADF on a non-pipe, as Linux), F_SETOWN/F_GETOWN/F_SETSIG/
-//   F_GETSIG/leases/notify/seals: EINVAL (as an unknown command); F_GETPIPE_SZ works;
+// - F_SETOWN/F_GETOWN/F_SETSIG/F_GETSIG/leases/notify/seals: EINVAL (as an unknown
+//   command); F_GETPIPE_SZ/F_SETPIPE_SZ work on pipes and FIFOs (EBADF elsewhere, as Linux);
 // - pipe2(O_DIRECT) (packet mode): EINVAL.
 #include "fs/blocking.h"
 #include "fs/pipe/pipe.h"
@@ -85,10 +85,13 @@ SyscallResult SysFcntl(Task& t, const SyscallArgs& a) {
       return Errno::kENOLCK;
     case abi::kF_GETPIPE_SZ:
     case abi::kF_SETPIPE_SZ: {
-      auto* p = dynamic_cast<fs::pipe::PipeFD*>(e.file.get());
+      fs::pipe::Pipe* p = fs::pipe::PipeOf(e.file.get());
       if (p == nullptr) return Errno::kEBADF;  // pipe_fcntl() on a non-pipe
-      if (cmd == abi::kF_SETPIPE_SZ) return Errno::kEINVAL;  // resizing: not supported yet
-      return static_cast<uint64_t>(p->pipe().capacity());
+      if (cmd == abi::kF_SETPIPE_SZ) {
+        // The argument is an unsigned int; CAP_SYS_RESOURCE lifts the 1 MiB limit.
+        return p->SetCapacity(static_cast<uint32_t>(arg), t.creds().euid == 0);
+      }
+      return static_cast<uint64_t>(p->Capacity());
     }
     default:
       return Errno::kEINVAL;

@@ -23,9 +23,9 @@ namespace {
 
 using usermem::UserPtr;
 
-constexpr int32_t kInitTgid = 1;
 
-// pid 0, the caller's tid or its tgid name the caller's process; other pids do not exist yet.
+// pid 0, the caller's tid or its tgid name the caller's process (prlimit64 on other
+// processes is not supported yet: ESRCH).
 bool IsSelf(const Task& t, int64_t pid) {
   return pid == 0 || pid == t.tgid() || pid == t.tid();
 }
@@ -63,9 +63,6 @@ abi::Timeval NsToTimeval(int64_t ns) {
 
 SyscallResult SysGetpid(Task& t, const SyscallArgs&) { return static_cast<uint64_t>(t.tgid()); }
 SyscallResult SysGettid(Task& t, const SyscallArgs&) { return static_cast<uint64_t>(t.tid()); }
-SyscallResult SysGetppid(Task& t, const SyscallArgs&) {
-  return static_cast<uint64_t>(t.thread_group().ppid());
-}
 SyscallResult SysGetuid(Task& t, const SyscallArgs&) { return t.creds().ruid; }
 SyscallResult SysGeteuid(Task& t, const SyscallArgs&) { return t.creds().euid; }
 SyscallResult SysGetgid(Task& t, const SyscallArgs&) { return t.creds().rgid; }
@@ -97,17 +94,8 @@ SyscallResult SysGetresgid(Task& t, const SyscallArgs& a) {
   return 0;
 }
 
-SyscallResult SysGetpgrp(Task& t, const SyscallArgs&) { return kInitTgid; }
 
-SyscallResult SysGetpgid(Task& t, const SyscallArgs& a) {
-  if (!IsSelf(t, a.Int(0))) return Errno::kESRCH;
-  return kInitTgid;
-}
 
-SyscallResult SysGetsid(Task& t, const SyscallArgs& a) {
-  if (!IsSelf(t, a.Int(0))) return Errno::kESRCH;
-  return kInitTgid;
-}
 
 SyscallResult SysUname(Task& t, const SyscallArgs& a) {
   const kernel::KernelIdentity& id = t.kernel().identity();

@@ -3,11 +3,10 @@
 // rt_sigtimedwait), rt_sigpending and rt_sigreturn. Queues and delivery are in
 // sentry/kernel/task_signals.cc.
 //
-// Until processes and threads exist the only valid target is the caller itself: any other
-// pid/tid is ESRCH. kill(-1, ...) mirrors Linux, which never signals the caller, so with a
-// single process it finds nobody (ESRCH). A thread blocked in rt_sigsuspend/pause/
-// rt_sigtimedwait can only be woken by a signal that is already pending (nothing else can
-// send one yet) or by the sandbox exiting.
+// Targets are looked up in the sandbox's PID namespace (Kernel::FindTask/FindThreadGroup);
+// permission follows kill_ok_by_cred (root, or a real/effective uid matching the target's
+// real/saved uid; SIGCONT within a session). A thread blocked in rt_sigsuspend/pause/
+// rt_sigtimedwait is woken by Task::Kick when a signal arrives.
 #include <time.h>
 
 #include <climits>
@@ -50,10 +49,34 @@ arch::Siginfo UserInfo(const Task& t, int sig, int32_t code) {
   return info;
 }
 
-// Sends `info` to the caller (the only target that exists yet); sig 0 only checks.
-SyscallResult SendToSelf(Task& t, const arch::Siginfo& info, bool group) {
+// kill_ok_by_cred() + the SIGCONT same-session exception (check_kill_permission).
+bool MaySignal(const Task& t, kernel::ThreadGroup& target, int sig) {
+  if (&target == &t.thread_group()) return true;
+  const auto& c = t.creds();
+  if (c.euid == 0) return true;  // CAP_KILL
+  auto leader = t.kernel().FindTask(target.tgid());
+  if (!leader) return true;  // a zombie: nothing left to protect
+  const auto& tc = leader->creds();
+  if (c.euid == tc.suid || c.euid == tc.ruid || c.ruid == tc.suid || c.ruid == tc.ruid) {
+    return true;
+  }
+  return sig == abi::kSigCont && target.sid() == t.thread_group().sid();
+}
+
+// group_send_sig_info(): permission, then (unless sig is 0) the group signal.
+Result<void> SendToProcess(Task& t, kernel::ThreadGroup& target, const arch::Siginfo& info) {
+  if (!MaySignal(t, target, info.si_signo)) return Errno::kEPERM;
+  if (info.si_signo == 0) return {};
+  return target.SendGroupSignal(info);
+}
+
+// do_send_specific(): a thread of process `tgid` (any if tgid <= 0).
+SyscallResult SendToThread(Task& t, int64_t tgid, int64_t tid, const arch::Siginfo& info) {
+  auto target = t.kernel().FindTask(static_cast<int32_t>(tid));
+  if (!target || (tgid > 0 && target->tgid() != tgid)) return Errno::kESRCH;
+  if (!MaySignal(t, target->thread_group(), info.si_signo)) return Errno::kEPERM;
   if (info.si_signo == 0) return 0;
-  TRY(t.SendSignal(info, group));
+  TRY(target->SendSignal(info, false));
   return 0;
 }
 
@@ -139,33 +162,49 @@ namespace sbx::syscalls {
 
 SyscallResult SysKill(Task& t, const SyscallArgs& a) {
   const int64_t pid = a.Int(0), sig = a.Int(1);
-  // kill_something_info(): pid > 0 one process, 0 own group, -1 everyone but the caller
-  // and init, < -1 process group -pid (the single session's group is the init tgid).
-  if (pid == INT_MIN) return Errno::kESRCH;
-  if (pid == -1) {
-    if (!ValidSignal(sig)) return Errno::kEINVAL;
-    return Errno::kESRCH;
-  }
-  bool self = pid == t.tgid() || pid == 0 || pid == -static_cast<int64_t>(t.tgid());
-  if (!self) return Errno::kESRCH;
   if (!ValidSignal(sig)) return Errno::kEINVAL;
-  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiUser), true);
+  const arch::Siginfo info = UserInfo(t, static_cast<int>(sig), arch::kSiUser);
+  // kill_something_info(): pid > 0 one process, 0 own group, -1 everyone but the caller
+  // and init, < -1 process group -pid.
+  if (pid == INT_MIN) return Errno::kESRCH;
+  if (pid > 0) {
+    auto tg = t.kernel().FindThreadGroup(static_cast<int32_t>(pid));
+    if (!tg) return Errno::kESRCH;
+    TRY(SendToProcess(t, *tg, info));
+    return 0;
+  }
+  std::vector<std::shared_ptr<kernel::ThreadGroup>> targets;
+  if (pid == -1) {
+    for (auto& tg : t.kernel().AllThreadGroups()) {
+      if (tg->tgid() > 1 && tg.get() != &t.thread_group()) targets.push_back(tg);
+    }
+  } else {
+    int32_t pgid = pid == 0 ? t.thread_group().pgid() : static_cast<int32_t>(-pid);
+    targets = t.kernel().ThreadGroupsInPgrp(pgid);
+  }
+  // __kill_pgrp_info(): success if any delivery succeeded, else the last error.
+  bool any = false;
+  Errno last = Errno::kESRCH;
+  for (auto& tg : targets) {
+    auto r = SendToProcess(t, *tg, info);
+    if (r.ok()) any = true; else last = r.error();
+  }
+  if (any) return 0;
+  return last;
 }
 
 SyscallResult SysTkill(Task& t, const SyscallArgs& a) {
   const int64_t tid = a.Int(0), sig = a.Int(1);
   if (tid <= 0) return Errno::kEINVAL;
-  if (tid != t.tid()) return Errno::kESRCH;
   if (!ValidSignal(sig)) return Errno::kEINVAL;
-  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiTkill), false);
+  return SendToThread(t, 0, tid, UserInfo(t, static_cast<int>(sig), arch::kSiTkill));
 }
 
 SyscallResult SysTgkill(Task& t, const SyscallArgs& a) {
   const int64_t tgid = a.Int(0), tid = a.Int(1), sig = a.Int(2);
   if (tid <= 0 || tgid <= 0) return Errno::kEINVAL;
-  if (tid != t.tid() || tgid != t.tgid()) return Errno::kESRCH;
   if (!ValidSignal(sig)) return Errno::kEINVAL;
-  return SendToSelf(t, UserInfo(t, static_cast<int>(sig), arch::kSiTkill), false);
+  return SendToThread(t, tgid, tid, UserInfo(t, static_cast<int>(sig), arch::kSiTkill));
 }
 
 SyscallResult SysRtSigqueueinfo(Task& t, const SyscallArgs& a) {
@@ -176,9 +215,11 @@ SyscallResult SysRtSigqueueinfo(Task& t, const SyscallArgs& a) {
   if ((info.si_code >= 0 || info.si_code == arch::kSiTkill) && pid != t.tgid()) {
     return Errno::kEPERM;
   }
-  if (pid != t.tgid()) return Errno::kESRCH;
   if (!ValidSignal(sig)) return Errno::kEINVAL;
-  return SendToSelf(t, info, true);
+  auto tg = pid > 0 ? t.kernel().FindThreadGroup(static_cast<int32_t>(pid)) : nullptr;
+  if (!tg) return Errno::kESRCH;
+  TRY(SendToProcess(t, *tg, info));
+  return 0;
 }
 
 SyscallResult SysRtTgsigqueueinfo(Task& t, const SyscallArgs& a) {
@@ -189,9 +230,8 @@ SyscallResult SysRtTgsigqueueinfo(Task& t, const SyscallArgs& a) {
   if ((info.si_code >= 0 || info.si_code == arch::kSiTkill) && tid != t.tid()) {
     return Errno::kEPERM;
   }
-  if (tid != t.tid() || tgid != t.tgid()) return Errno::kESRCH;
   if (!ValidSignal(sig)) return Errno::kEINVAL;
-  return SendToSelf(t, info, false);
+  return SendToThread(t, tgid, tid, info);
 }
 
 SyscallResult SysRtSigpending(Task& t, const SyscallArgs& a) {
@@ -252,5 +292,13 @@ SyscallResult SysRtSigtimedwait(Task& t, const SyscallArgs& a) {
 }
 
 SyscallResult SysRtSigreturn(Task& t, const SyscallArgs& a) { return t.SigReturn(); }
+
+// restart_syscall(2): resumes the call interrupted with ERESTART_RESTARTBLOCK through the
+// block it stored; without one (a guest calling it directly) Linux returns EINTR.
+SyscallResult SysRestartSyscall(Task& t, const SyscallArgs& a) {
+  auto fn = t.TakeRestartBlock();
+  if (!fn) return Errno::kEINTR;
+  return fn(t);
+}
 
 }  // namespace sbx::syscalls

@@ -29,9 +29,7 @@ bool CmdHasTimeout(int cmd) {
 }
 
 Result<kernel::FutexManager::Key> FutexKey(Task& t, uint64_t addr, bool priv) {
-  if (addr % sizeof(uint32_t) != 0) return Errno::kEINVAL;
-  uint64_t space = priv ? reinterpret_cast<uint64_t>(&t.mm()) : 0;
-  return kernel::FutexManager::Key{space, addr};
+  return t.FutexKeyFor(addr, priv);
 }
 
 }  // namespace
@@ -182,7 +180,7 @@ SyscallResult SysPrctl(Task& t, const SyscallArgs& a) {
       t.pdeathsig = static_cast<int>(arg2);
       return 0;
     case kPrGetPdeathsig:
-      TRY(usermem::CopyOut(t.mem(), UserPtr<int32_t>(a.Addr(1)), int32_t{t.pdeathsig}));
+      TRY(usermem::CopyOut(t.mem(), UserPtr<int32_t>(a.Addr(1)), int32_t{t.pdeathsig.load()}));
       return 0;
     case kPrGetDumpable:
       return static_cast<uint64_t>(t.thread_group().dumpable.load());

@@ -1,19 +1,24 @@
-// Time syscalls: clock_gettime, clock_getres, gettimeofday, time, nanosleep, clock_nanosleep
-// (kernel/time/posix-timers.c, posix-cpu-timers.c, hrtimer.c). Also the guest clock helpers
-// of clocks.h.
+// Time syscalls: clock_gettime, clock_getres, gettimeofday, time, nanosleep, clock_nanosleep,
+// getitimer, setitimer, alarm, times (kernel/time/posix-timers.c, posix-cpu-timers.c,
+// hrtimer.c, itimer.c, kernel/sys.c). Also the guest clock helpers of clocks.h.
 //
 // CPU-time clocks are approximations: the guest's instructions run in a stub process the
 // sentry cannot time here, so PROCESS/THREAD CPU clocks report the sentry's own CPU time
-// (the sentry thread running the task, or the whole sentry). Sleeps poll Task::Interrupted()
-// every kSleepSliceNs. An interrupted relative sleep writes the time left and returns EINTR
-// (Linux would restart it through restart_syscall, which the sentry does not have yet); an
-// absolute one returns ERESTARTNOHAND like Linux.
+// (the sentry thread running the task, or the whole sentry). times(2) reports the CPU time
+// the run loop charged to the process (ITimers::ChargeCpu) and falls back to that
+// approximation while nothing was charged. Sleeps wait on a fs::Waiter, so a signal sender
+// that kicks the task wakes them at once (otherwise they re-check every fs::kInterruptSlice).
+// An interrupted relative sleep writes the time left and returns ERESTART_RESTARTBLOCK
+// with a restart block that sleeps until the original deadline (hrtimer_nanosleep_restart);
+// an absolute one returns ERESTARTNOHAND like Linux.
 #include <sched.h>
 #include <time.h>
 
 #include <algorithm>
 
+#include "fs/waiter.h"
 #include "sentry/abi/misc.h"
+#include "sentry/kernel/itimer.h"
 #include "sentry/syscalls/clocks.h"
 #include "sentry/syscalls/handlers.h"
 #include "sentry/usermem/usermem.h"
@@ -23,8 +28,6 @@ namespace {
 
 using abi::Timespec;
 using usermem::UserPtr;
-
-constexpr int64_t kSleepSliceNs = 10'000'000;
 
 bool IsRealtimeLike(int c) {
   return c == abi::kClockRealtime || c == abi::kClockRealtimeCoarse ||
@@ -119,14 +122,12 @@ kernel::FutexManager::Deadline HostDeadline(const kernel::Kernel& k, int clock, 
 }
 
 bool SleepUntil(kernel::Task& t, kernel::FutexManager::Deadline deadline) {
+  fs::Waiter w(&t);
   for (;;) {
     if (t.Interrupted()) return false;
     int64_t now = kernel::HostClockNs(deadline.clock);
     if (now >= deadline.ns) return true;
-    int64_t until = deadline.ns - now > kSleepSliceNs ? now + kSleepSliceNs : deadline.ns;
-    struct timespec ts = {static_cast<time_t>(until / abi::kNsecPerSec),
-                          static_cast<long>(until % abi::kNsecPerSec)};
-    clock_nanosleep(deadline.clock, TIMER_ABSTIME, &ts, nullptr);
+    w.Wait(std::min(fs::kInterruptSlice, absl::Nanoseconds(deadline.ns - now)));
   }
 }
 
@@ -171,28 +172,34 @@ SyscallResult SysTime(Task& t, const SyscallArgs& a) {
 
 namespace {
 
+// A relative sleep until the host CLOCK_MONOTONIC `deadline`, also the body of its restart
+// block (hrtimer_nanosleep_restart): interrupted, it writes the time left to `rem_addr` and
+// asks to be resumed through restart_syscall, which sleeps to the same deadline.
+SyscallResult RelativeSleep(Task& t, int64_t deadline, usermem::UserAddr rem_addr) {
+  if (SleepUntil(t, {CLOCK_MONOTONIC, deadline})) return 0;
+  int64_t left = deadline - kernel::HostClockNs(CLOCK_MONOTONIC);
+  if (left <= 0) return 0;  // do_nanosleep(): the timer expired meanwhile
+  if (!rem_addr.IsNull()) {
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(rem_addr), ToTimespec(left)));
+  }
+  t.SetRestartBlock([deadline, rem_addr](Task& t) { return RelativeSleep(t, deadline, rem_addr); });
+  return Errno::kERESTART_RESTARTBLOCK;
+}
+
 // The common part of nanosleep and clock_nanosleep once the clock is validated.
 SyscallResult DoSleep(Task& t, int clock, bool absolute, usermem::UserAddr req_addr,
                       usermem::UserAddr rem_addr) {
   Timespec req = TRY(usermem::CopyIn(t.mem(), UserPtr<Timespec>(req_addr)));
   if (!abi::TimespecValid(req)) return Errno::kEINVAL;
-  kernel::FutexManager::Deadline deadline;
   if (absolute) {
-    deadline = HostDeadline(t.kernel(), clock, ToNs(req));
-  } else {
-    // Relative sleeps run on the monotonic clock whatever the clock id (hrtimer relative mode).
-    int64_t now = kernel::HostClockNs(CLOCK_MONOTONIC);
-    int64_t rel = ToNs(req);
-    deadline = {CLOCK_MONOTONIC, rel > INT64_MAX - now ? INT64_MAX : now + rel};
+    // hrtimer_nanosleep(): an absolute sleep can simply be restarted.
+    if (SleepUntil(t, HostDeadline(t.kernel(), clock, ToNs(req)))) return 0;
+    return Errno::kERESTARTNOHAND;
   }
-  if (SleepUntil(t, deadline)) return 0;
-  // hrtimer_nanosleep(): an absolute sleep can simply be restarted.
-  if (absolute) return Errno::kERESTARTNOHAND;
-  if (!rem_addr.IsNull()) {
-    int64_t left = deadline.ns - kernel::HostClockNs(CLOCK_MONOTONIC);
-    TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(rem_addr), ToTimespec(left)));
-  }
-  return Errno::kEINTR;
+  // Relative sleeps run on the monotonic clock whatever the clock id (hrtimer relative mode).
+  int64_t now = kernel::HostClockNs(CLOCK_MONOTONIC);
+  int64_t rel = ToNs(req);
+  return RelativeSleep(t, rel > INT64_MAX - now ? INT64_MAX : now + rel, rem_addr);
 }
 
 }  // namespace
@@ -225,6 +232,94 @@ SyscallResult SysClockNanosleep(Task& t, const SyscallArgs& a) {
       return Errno::kEINVAL;
   }
   return DoSleep(t, clock, absolute, a.Addr(2), a.Addr(3));
+}
+
+// ---- Interval timers and process times ----
+
+namespace {
+
+// struct __kernel_old_itimerval (include/uapi/linux/time_types.h): interval first.
+struct Itimerval {
+  abi::Timeval it_interval;
+  abi::Timeval it_value;
+};
+static_assert(sizeof(Itimerval) == 32 && offsetof(Itimerval, it_value) == 16);
+
+// struct tms (include/uapi/linux/times.h): clock_t is long.
+struct Tms {
+  int64_t tms_utime, tms_stime, tms_cutime, tms_cstime;
+};
+static_assert(sizeof(Tms) == 32);
+
+constexpr int64_t kNsPerTick = abi::kNsecPerSec / 100;  // USER_HZ
+
+// timeval_valid(): seconds non-negative, microseconds in [0, 1e6).
+bool TimevalValid(const abi::Timeval& tv) {
+  return tv.tv_sec >= 0 && tv.tv_usec >= 0 && tv.tv_usec < 1'000'000;
+}
+
+int64_t TimevalNs(const abi::Timeval& tv) {
+  if (tv.tv_sec > (INT64_MAX - tv.tv_usec * 1000) / abi::kNsecPerSec) return INT64_MAX;
+  return tv.tv_sec * abi::kNsecPerSec + tv.tv_usec * 1000;
+}
+
+abi::Timeval NsTimeval(int64_t ns) {
+  return abi::Timeval{ns / abi::kNsecPerSec, (ns % abi::kNsecPerSec) / 1000};
+}
+
+Itimerval ToItimerval(const kernel::ITimerSpec& s) {
+  return Itimerval{NsTimeval(s.interval_ns), NsTimeval(s.value_ns)};
+}
+
+}  // namespace
+
+SyscallResult SysGetitimer(Task& t, const SyscallArgs& a) {
+  kernel::ITimerSpec cur = TRY(t.thread_group().itimers().Get(static_cast<int>(a.Int(0))));
+  TRY(usermem::CopyOut(t.mem(), UserPtr<Itimerval>(a.Addr(1)), ToItimerval(cur)));
+  return 0;
+}
+
+SyscallResult SysSetitimer(Task& t, const SyscallArgs& a) {
+  Itimerval v{};
+  // A null new value disarms (a misfeature Linux still accepts).
+  if (!a.Addr(1).IsNull()) {
+    v = TRY(usermem::CopyIn(t.mem(), UserPtr<Itimerval>(a.Addr(1))));
+    if (!TimevalValid(v.it_value) || !TimevalValid(v.it_interval)) return Errno::kEINVAL;
+  }
+  kernel::ITimerSpec old = TRY(t.thread_group().itimers().Set(
+      static_cast<int>(a.Int(0)), kernel::ITimerSpec{TimevalNs(v.it_value),
+                                                     TimevalNs(v.it_interval)}));
+  if (!a.Addr(2).IsNull()) {
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Itimerval>(a.Addr(2)), ToItimerval(old)));
+  }
+  return 0;
+}
+
+SyscallResult SysAlarm(Task& t, const SyscallArgs& a) {
+  const int64_t secs = a.UInt(0);
+  kernel::ITimerSpec old = TRY(t.thread_group().itimers().Set(
+      kernel::kITimerReal, kernel::ITimerSpec{secs * abi::kNsecPerSec, 0}));
+  // alarm_setitimer(): never report 0 for a pending alarm; round to the nearest second.
+  int64_t left = old.value_ns / abi::kNsecPerSec;
+  int64_t frac = old.value_ns % abi::kNsecPerSec;
+  if ((left == 0 && frac != 0) || frac >= abi::kNsecPerSec / 2) ++left;
+  return static_cast<uint64_t>(left);
+}
+
+SyscallResult SysTimes(Task& t, const SyscallArgs& a) {
+  if (!a.Addr(0).IsNull()) {
+    kernel::ITimers::CpuTimes c = t.thread_group().itimers().cpu_times();
+    if (c.user_ns == 0 && c.sys_ns == 0) {
+      // Nothing charged by the run loop: the sentry thread's CPU time, as getrusage reports.
+      c.user_ns = kernel::HostClockNs(CLOCK_THREAD_CPUTIME_ID);
+    }
+    // Children's times are not collected at wait(2) yet.
+    Tms tms{c.user_ns / kNsPerTick, c.sys_ns / kNsPerTick, 0, 0};
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Tms>(a.Addr(0)), tms));
+  }
+  // Ticks since an arbitrary point: the guest's monotonic clock (jiffies since boot).
+  int64_t now = TRY(GuestClockNs(t, abi::kClockMonotonic));
+  return static_cast<uint64_t>(now / kNsPerTick);
 }
 
 }  // namespace sbx::syscalls

@@ -1,9 +1,12 @@
 // Clocks and sleeping: clock_gettime (through the vDSO and as a real syscall) is monotonic for
 // CLOCK_MONOTONIC, CLOCK_REALTIME agrees with time() and gettimeofday(), nanosleep and
 // clock_nanosleep sleep at least as long as asked, clock_getres is sane, and the errors
-// (EINVAL for a bad clock or timespec, EFAULT for a bad pointer).
+// (EINVAL for a bad clock or timespec, EFAULT for a bad pointer). A sleep interrupted by a
+// handled signal fails with EINTR and reports the time left; times(2) counts 10 ms ticks.
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/times.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,6 +133,68 @@ TEST(TimeTest, CpuTimeAdvancesWithWork) {
   }
   int64_t after = SysNow(CLOCK_PROCESS_CPUTIME_ID);
   EXPECT_GT(after, before);
+}
+
+volatile sig_atomic_t g_alarms = 0;
+void OnAlarm(int) { g_alarms = g_alarms + 1; }
+
+// A SIGALRM handler without SA_RESTART and a one-shot ITIMER_REAL of `ms`; both undone at
+// scope exit.
+class ScopedAlarm {
+ public:
+  explicit ScopedAlarm(int ms) {
+    g_alarms = 0;
+    struct sigaction sa = {};
+    sa.sa_handler = OnAlarm;
+    sigemptyset(&sa.sa_mask);
+    EXPECT_EQ(sigaction(SIGALRM, &sa, &old_), 0);
+    struct itimerval v = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    EXPECT_EQ(setitimer(ITIMER_REAL, &v, nullptr), 0);
+  }
+  ~ScopedAlarm() {
+    struct itimerval zero = {};
+    setitimer(ITIMER_REAL, &zero, nullptr);
+    sigaction(SIGALRM, &old_, nullptr);
+  }
+
+ private:
+  struct sigaction old_ = {};
+};
+
+TEST(TimeTest, NanosleepInterruptedByHandlerReportsTimeLeft) {
+  ScopedAlarm alarm(50);
+  struct timespec req = {5, 0}, rem = {0, 0};
+  int64_t before = SysNow(CLOCK_MONOTONIC);
+  EXPECT_TRUE(FailsWith(syscall(SYS_nanosleep, &req, &rem), EINTR));
+  EXPECT_EQ(g_alarms, 1);
+  EXPECT_LT(SysNow(CLOCK_MONOTONIC) - before, 2'000'000'000) << "woken by the signal";
+  EXPECT_LT(Ns(rem), 5'000'000'000);
+  EXPECT_GT(Ns(rem), 3'000'000'000);
+}
+
+TEST(TimeTest, ClockNanosleepRelativeInterruptedReportsTimeLeft) {
+  ScopedAlarm alarm(30);
+  struct timespec req = {4, 0}, rem = {0, 0};
+  EXPECT_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &req, &rem), EINTR);
+  EXPECT_EQ(g_alarms, 1);
+  EXPECT_GT(Ns(rem), 2'000'000'000);
+  EXPECT_LT(Ns(rem), 4'000'000'000);
+}
+
+TEST(TimeTest, TimesCountsTicks) {
+  struct tms a, b;
+  clock_t t0 = times(&a);
+  ASSERT_NE(t0, static_cast<clock_t>(-1));
+  EXPECT_GE(a.tms_utime, 0);
+  EXPECT_GE(a.tms_stime, 0);
+  struct timespec d = {0, 50'000'000};
+  ASSERT_EQ(nanosleep(&d, nullptr), 0);
+  clock_t t1 = times(&b);
+  EXPECT_GE(t1 - t0, 4) << "clock ticks of 10 ms";
+  EXPECT_LT(t1 - t0, 100);
+  EXPECT_GE(b.tms_utime + b.tms_stime, a.tms_utime + a.tms_stime);
+  EXPECT_NE(syscall(SYS_times, nullptr), -1) << "a null buffer is allowed";
+  EXPECT_TRUE(FailsWith(syscall(SYS_times, reinterpret_cast<void*>(8)), EFAULT));
 }
 
 }  // namespace

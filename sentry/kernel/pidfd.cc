@@ -1,0 +1,46 @@
+#include "sentry/kernel/pidfd.h"
+
+#include <poll.h>
+
+#include "sentry/kernel/kernel.h"
+
+namespace sbx::kernel {
+namespace {
+
+class PidFD : public fs::FileDescription {
+ public:
+  explicit PidFD(std::shared_ptr<ThreadGroup> tg)
+      : FileDescription(nullptr, 2 /*O_RDWR*/), tg_(std::move(tg)) {}
+
+  Result<fs::Attr> Stat() override {
+    fs::Attr a;
+    a.mode = 0600;  // anon_inode: no file type bits, like Linux's "anon_inode:[pidfd]"
+    a.ino = 1;
+    a.blksize = 4096;
+    return a;
+  }
+
+  // pidfd_poll(): readable once the whole thread group has exited.
+  uint32_t Readiness(uint32_t mask) override {
+    bool exited = tg_->exiting() && tg_->kernel().FindTask(tg_->tgid()) == nullptr;
+    return exited ? (POLLIN | POLLRDNORM) & (mask | POLLIN | POLLRDNORM) : 0;
+  }
+
+  const std::shared_ptr<ThreadGroup>& tg() const { return tg_; }
+
+ private:
+  std::shared_ptr<ThreadGroup> tg_;
+};
+
+}  // namespace
+
+std::shared_ptr<fs::FileDescription> NewPidFD(std::shared_ptr<ThreadGroup> tg) {
+  return std::make_shared<PidFD>(std::move(tg));
+}
+
+std::shared_ptr<ThreadGroup> PidFDThreadGroup(fs::FileDescription& f) {
+  auto* p = dynamic_cast<PidFD*>(&f);
+  return p ? p->tg() : nullptr;
+}
+
+}  // namespace sbx::kernel
