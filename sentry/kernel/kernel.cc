@@ -142,9 +142,6 @@ void Kernel::RunTaskOnThisThread(std::shared_ptr<Task> t, const arch::FPState* f
     // bookkeeping, which may drop the last reference to the address space.
   }
   t->ExitNotify();
-  t->mm_.reset();
-  t->fds_.reset();
-  t->fsctx_.reset();
   t.reset();
   absl::MutexLock l(&mu_);
   --host_threads_;

@@ -200,7 +200,7 @@ class ThreadGroup {
   int exit_signal_ = 17;       // SIGCHLD unless clone() asked for another (0: none)
   bool zombie_ = false;        // every task exited; waiting to be reaped
   bool did_exec_ = false;      // setpgid(child) after the child's execve: EACCES
-  int leader_exit_code_ = 0;   // exit(2) code of the group leader (status if no group exit)
+  int leader_exit_code_ = 0;   // exit(2) code of the last thread (status if no group exit)
   bool stopped_ = false;       // group stop in effect
   int stop_signal_ = 0;
   bool stop_report_ = false;   // an unreported stop for wait(WSTOPPED)
@@ -238,6 +238,11 @@ class Task : public fs::Interruptible {
   uint64_t signal_mask() const { return signal_mask_.load(std::memory_order_relaxed); }
   // Never SIGKILL/SIGSTOP (bit = sig-1).
   void set_signal_mask(uint64_t m) { signal_mask_.store(m & ~((1ull << 8) | (1ull << 18))); }
+  // rt_sigtimedwait unblocks the awaited signals while it sleeps; they must still count as
+  // blocked for the "ignored at send" check (Linux real_blocked).
+  void set_real_blocked(uint64_t m) { real_blocked_.store(m); }
+  // The mask that decides whether a signal with an ignoring disposition is discarded.
+  uint64_t send_mask() const { return signal_mask() | real_blocked_.load(); }
   uint64_t clear_child_tid = 0;
   uint64_t robust_list_head = 0, robust_list_len = 0;
   std::string comm;  // PR_SET_NAME / /proc/self/comm
@@ -333,6 +338,7 @@ class Task : public fs::Interruptible {
   Credentials creds_;
   arch::Registers regs_{};
   std::atomic<uint64_t> signal_mask_{0};
+  std::atomic<uint64_t> real_blocked_{0};
   // ctx_ is set and cleared under ctx_mu_ so Kick() from another thread never uses a dead one.
   mutable absl::Mutex ctx_mu_;
   platform::Context* ctx_ = nullptr;

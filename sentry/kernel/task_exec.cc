@@ -131,6 +131,8 @@ SyscallResult Task::Execve(const std::string& path, std::shared_ptr<fs::FileDesc
   if (nc.euid != creds_.euid || nc.egid != creds_.egid) {
     pdeathsig = 0;
     tg_->dumpable = 0;
+  } else {
+    tg_->dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER unless the credentials changed
   }
   nc.suid = nc.fsuid = nc.euid;
   nc.sgid = nc.fsgid = nc.egid;

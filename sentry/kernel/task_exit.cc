@@ -107,6 +107,11 @@ void Task::ExitNotify() {
     }
   }
   ReleaseVforkParent();
+  // exit_mm/exit_files/exit_fs come before exit_notify: a parent woken by our exit must see
+  // our pipe ends closed and our address space gone.
+  mm_.reset();
+  fds_.reset();
+  fsctx_.reset();
   bool last;
   {
     absl::MutexLock l(&kernel_.mu_);
@@ -125,10 +130,9 @@ void Kernel::TaskExitedLocked(Task* t) {
   v.erase(std::remove(v.begin(), v.end(), t), v.end());
   auto it = tasks_.find(t->tid());
   if (it != tasks_.end() && it->second.get() == t) tasks_.erase(it);
-  if (t->tid() == tg->tgid_) {
-    tg->leader_exit_code_ = t->exit_status_;
-    tg->exit_uid_ = t->creds_.ruid;
-  }
+  if (t->tid() == tg->tgid_) tg->exit_uid_ = t->creds_.ruid;
+  // Without a group exit, the process's status is the exit code of its last thread.
+  tg->leader_exit_code_ = t->exit_status_;
   tree_cv_.SignalAll();  // execve's de_thread waits for the other threads to go
   if (!v.empty()) return;
 

@@ -196,7 +196,7 @@ Result<void> Task::SendSignal(const arch::Siginfo& info, bool group) {
     TRY(tg_->SendGroupSignal(info, /*prepare_only=*/true));
   }
   SigAction act = tg_->GetSigAction(sig);
-  if (!(signal_mask() & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
+  if (!(send_mask() & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
   uint64_t limit = tg_->GetRLimit(11 /*RLIMIT_SIGPENDING*/).cur;
   {
     absl::MutexLock g(&tg_->sig_mu_);
@@ -249,6 +249,7 @@ Result<void> ThreadGroup::SendGroupSignal(const arch::Siginfo& info, bool prepar
   }
   if (continued) {
     for (auto& t : tasks) t->Kick();
+    kernel_.FlushDeferred();  // the parent's CLD_CONTINUED
   }
   if (prepare_only) return {};
   if (sig == SIGKILL) {
@@ -257,7 +258,7 @@ Result<void> ThreadGroup::SendGroupSignal(const arch::Siginfo& info, bool prepar
     return {};
   }
   SigAction act = GetSigAction(sig);
-  const uint64_t mask0 = tasks.empty() ? 0 : tasks.front()->signal_mask();
+  const uint64_t mask0 = tasks.empty() ? 0 : tasks.front()->send_mask();
   if (!(mask0 & Bit(sig)) && IgnoredAtSend(sig, act)) return {};
   uint64_t limit = GetRLimit(11 /*RLIMIT_SIGPENDING*/).cur;
   {
@@ -347,9 +348,8 @@ void Task::DeliverSignals() {
         case DefaultAction::kIgnore:
           continue;
         case DefaultAction::kStop:
-          kernel_.DebugLog(absl::StrFormat(
-              "task %d: stop signal %d ignored (no job control yet)", tid_, sig));
-          continue;
+          DoGroupStop(sig);
+          return;
         case DefaultAction::kTerm:
           DieOfSignal(sig, false);
           return;

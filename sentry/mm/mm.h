@@ -19,7 +19,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -115,6 +117,13 @@ class MemoryManager : public usermem::UserMemory {
   Result<size_t> CopyOutBytes(UserAddr dst, std::span<const std::byte> src) override;
   Result<size_t> CopyInBytes(UserAddr src, std::span<std::byte> dst) override;
   Result<size_t> ZeroOut(UserAddr dst, size_t len) override;
+
+  // Atomically updates the aligned 32-bit word at `addr` (futex ops): fn(old) returns the new
+  // value or nullopt to leave it; retried until the compare-and-swap succeeds, so the update
+  // is atomic against guest instructions too. Writes break copy-on-write. Returns the value
+  // seen by the successful attempt. EFAULT if the word is not writable, EINVAL if misaligned.
+  Result<uint32_t> AtomicUpdate32(UserAddr addr,
+                                  const std::function<std::optional<uint32_t>(uint32_t)>& fn);
 
   platform::AddressSpace& address_space();
 

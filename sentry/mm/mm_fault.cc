@@ -17,6 +17,7 @@
 //
 // MAP_SHARED mappings of a SharedMappable file (tmpfs) map the file's own pages (non-owned
 // pmas); the file invalidates them through MmObserver before it frees any.
+#include <atomic>
 #include <algorithm>
 #include <cstring>
 
@@ -264,6 +265,26 @@ Result<size_t> MemoryManager::CopyOutBytes(UserAddr dst, std::span<const std::by
                              [&](std::byte* p, size_t off, size_t n) {
                                std::memcpy(p, src.data() + off, n);
                              });
+}
+
+Result<uint32_t> MemoryManager::AtomicUpdate32(
+    UserAddr addr, const std::function<std::optional<uint32_t>(uint32_t)>& fn) {
+  if (addr.value() % 4 != 0) return Errno::kEINVAL;
+  absl::MutexLock l(&impl_->mu);
+  uint32_t old = 0;
+  size_t n = TRY(impl_->AccessLocked(
+      addr.value(), 4, /*need_write=*/true, [&](std::byte* p, size_t, size_t) {
+        // The word is naturally aligned, so it lies in one page: one host pointer.
+        std::atomic_ref<uint32_t> w(*reinterpret_cast<uint32_t*>(p));
+        uint32_t cur = w.load();
+        for (;;) {
+          std::optional<uint32_t> nv = fn(cur);
+          if (!nv || w.compare_exchange_weak(cur, *nv)) break;
+        }
+        old = cur;
+      }));
+  if (n != 4) return Errno::kEFAULT;
+  return old;
 }
 
 Result<size_t> MemoryManager::CopyInBytes(UserAddr src, std::span<std::byte> dst) {

@@ -96,6 +96,7 @@ SyscallResult SysClone3(Task& t, const SyscallArgs& a) {
   c.child_tid = ca.child_tid;
   c.pidfd = ca.pidfd;
   if (c.flags & kCsignal) return Errno::kEINVAL;  // the exit signal has its own field
+  if (c.flags & 0x400000 /*CLONE_DETACHED*/) return Errno::kEINVAL;  // clone3 refuses it
   if (c.flags & 0x10000 /*CLONE_THREAD*/) c.exit_signal = 0;
   return static_cast<uint64_t>(TRY(t.Clone(c)));
 }

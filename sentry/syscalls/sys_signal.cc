@@ -278,10 +278,12 @@ SyscallResult SysRtSigtimedwait(Task& t, const SyscallArgs& a) {
     if (deadline && deadline->ns <= kernel::HostClockNs(CLOCK_MONOTONIC)) return Errno::kEAGAIN;
     // The waited-for signals are unblocked while sleeping so that they wake us.
     const uint64_t saved = t.signal_mask();
+    t.set_real_blocked(saved);
     t.set_signal_mask(saved & ~set);
     bool timed_out = SleepUntil(
         t, deadline.value_or(kernel::FutexManager::Deadline{CLOCK_MONOTONIC, INT64_MAX}));
     t.set_signal_mask(saved);
+    t.set_real_blocked(0);
     got = t.DequeueSignal(set, &info);
     if (!got) return timed_out ? Errno::kEAGAIN : Errno::kEINTR;
   }

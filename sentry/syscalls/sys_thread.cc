@@ -19,6 +19,9 @@ namespace {
 
 using usermem::UserPtr;
 
+constexpr uint32_t kFutexWaitersBit = 0x80000000u, kFutexOwnerDiedBit = 0x40000000u,
+                   kFutexTidMask = 0x3fffffffu;
+
 // TASK_SIZE_MAX on x86-64 with 4-level paging: the FS/GS base must lie below it.
 constexpr uint64_t kTaskSizeMax = (1ull << 47) - 4096;
 
@@ -118,8 +121,9 @@ SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
       int64_t now = kernel::HostClockNs(hc);
       deadline = kernel::FutexManager::Deadline{hc, ns > INT64_MAX - now ? INT64_MAX : now + ns};
     } else {
-      deadline = HostDeadline(t.kernel(), clock_rt ? abi::kClockRealtime : abi::kClockMonotonic,
-                              ns);
+      // Absolute; FUTEX_LOCK_PI always measures CLOCK_REALTIME (futex_init_timeout).
+      bool rt = clock_rt || cmd == abi::kFutexLockPi;
+      deadline = HostDeadline(t.kernel(), rt ? abi::kClockRealtime : abi::kClockMonotonic, ns);
     }
   }
 
@@ -157,8 +161,86 @@ SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
                              expected, load));
       return static_cast<uint64_t>(n);
     }
+    case 5 /*FUTEX_WAKE_OP*/: {
+      // futex_wake_op(): *uaddr2 = op(*uaddr2, oparg) atomically; wake uaddr; if
+      // cmp(old, cmparg) also wake up to val2 (the timeout slot) on uaddr2.
+      const uint64_t uaddr2 = a.ULong(4);
+      auto k1 = TRY(FutexKey(t, uaddr, priv));
+      auto k2 = TRY(FutexKey(t, uaddr2, priv));
+      const int op = (val3 >> 28) & 7, cmp = (val3 >> 24) & 15;
+      int32_t oparg = static_cast<int32_t>(val3 << 8) >> 20;  // sign_extend32(bits 12..23)
+      const int32_t cmparg = static_cast<int32_t>(val3 << 20) >> 20;
+      if (val3 & (8u << 28)) oparg = static_cast<int32_t>(1u << (oparg & 31));
+      if (op > 4 || cmp > 5) return Errno::kENOSYS;
+      const uint32_t arg = static_cast<uint32_t>(oparg);
+      const uint32_t old = TRY(t.mm().AtomicUpdate32(
+          usermem::UserAddr{uaddr2}, [&](uint32_t w) -> std::optional<uint32_t> {
+            return op == 0 ? arg : op == 1 ? w + arg : op == 2 ? w | arg
+                 : op == 3 ? w & ~arg : w ^ arg;
+          }));
+      int n = TRY(fm.Wake(k1, static_cast<int>(val), abi::kFutexBitsetMatchAny));
+      const int32_t o = static_cast<int32_t>(old);
+      bool hit = cmp == 0 ? o == cmparg : cmp == 1 ? o != cmparg : cmp == 2 ? o < cmparg
+               : cmp == 3 ? o <= cmparg : cmp == 4 ? o > cmparg : o >= cmparg;
+      if (hit) n += TRY(fm.Wake(k2, static_cast<int>(a.UInt(3)), abi::kFutexBitsetMatchAny));
+      return static_cast<uint64_t>(n);
+    }
+    case abi::kFutexLockPi:
+    case abi::kFutexLockPi2:
+    case 8 /*FUTEX_TRYLOCK_PI*/: {
+      // Priority inheritance is not modelled (the sentry does not schedule); the lock protocol
+      // is: word = owner tid | FUTEX_WAITERS | FUTEX_OWNER_DIED, updated atomically.
+      auto key = TRY(FutexKey(t, uaddr, priv));
+      const uint32_t me = static_cast<uint32_t>(t.tid());
+      for (;;) {
+        bool got = false, mine = false;
+        const bool others = fm.WaitersForTesting(key) > 0;
+        uint32_t seen = TRY(t.mm().AtomicUpdate32(
+            usermem::UserAddr{uaddr}, [&](uint32_t w) -> std::optional<uint32_t> {
+              got = mine = false;
+              uint32_t owner = w & kFutexTidMask;
+              if (owner == me) {
+                mine = true;
+                return std::nullopt;
+              }
+              // Free, or held by a thread that no longer exists (its robust list did not
+              // run): take it, keeping OWNER_DIED so userspace can recover state.
+              if (owner == 0 || !t.kernel().FindTask(static_cast<int32_t>(owner))) {
+                got = true;
+                return me | (others ? kFutexWaitersBit : 0) |
+                       (owner != 0 ? kFutexOwnerDiedBit : (w & kFutexOwnerDiedBit));
+              }
+              if (cmd == 8) return std::nullopt;
+              return w | kFutexWaitersBit;
+            }));
+        if (mine) return Errno::kEDEADLK;
+        if (got) return 0;
+        if (cmd == 8) return Errno::kEAGAIN;
+        const uint32_t expected = seen | kFutexWaitersBit;
+        Result<void> r = fm.Wait(key, expected, abi::kFutexBitsetMatchAny, load, deadline, &t);
+        if (r.ok() || r.error() == Errno::kEAGAIN) continue;
+        if (r.error() == Errno::kEINTR) return Errno::kERESTARTNOINTR;
+        return r.error();
+      }
+    }
+    case abi::kFutexUnlockPi: {
+      auto key = TRY(FutexKey(t, uaddr, priv));
+      const uint32_t me = static_cast<uint32_t>(t.tid());
+      bool owner = true;
+      TRY(t.mm().AtomicUpdate32(usermem::UserAddr{uaddr},
+                                [&](uint32_t w) -> std::optional<uint32_t> {
+                                  owner = (w & kFutexTidMask) == me;
+                                  if (!owner) return std::nullopt;
+                                  return 0u;
+                                }));
+      if (!owner) return Errno::kEPERM;
+      // No hand-off: the woken waiter retries the acquisition (and re-marks WAITERS if
+      // others still wait).
+      (void)fm.Wake(key, 1, abi::kFutexBitsetMatchAny);
+      return 0;
+    }
     default:
-      // FUTEX_WAKE_OP, the PI operations and FUTEX_FD: see the table note.
+      // FUTEX_WAIT_REQUEUE_PI, FUTEX_CMP_REQUEUE_PI and FUTEX_FD: see the table note.
       return Errno::kENOSYS;
   }
 }

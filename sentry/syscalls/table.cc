@@ -374,8 +374,9 @@ constexpr SyscallInfo kTable[] = {
         {200, "tkill", &SysTkill, Support::kFull, Errno::kENOSYS, "", "ig", RetFormat::kInt},
     {201, "time", &SysTime, Support::kFull, Errno::kENOSYS, "", "P", RetFormat::kInt},
     {202, "futex", &SysFutex, Support::kPartial, Errno::kENOSYS,
-     "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE; shared futexes keyed by address (cross-process "
-     "with fork); WAKE_OP and PI ops ENOSYS",
+     "WAIT/WAKE(_BITSET), REQUEUE, CMP_REQUEUE, WAKE_OP, LOCK_PI(2)/UNLOCK_PI/TRYLOCK_PI "
+     "without priority inheritance or hand-off; WAIT_REQUEUE_PI/CMP_REQUEUE_PI ENOSYS; shared "
+     "futexes keyed by memory-file offset",
      "PtuPPu", RetFormat::kInt},
     {203, "sched_setaffinity", &SysSchedSetaffinity, Support::kPartial, Errno::kENOSYS,
      "validated and recorded nowhere: the sentry schedules guest threads", "izP", RetFormat::kInt},
