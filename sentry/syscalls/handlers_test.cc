@@ -176,7 +176,10 @@ TEST_F(HandlersTest, Futex) {
   EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128, 5, buf_ + 64, 0, 0}))), ETIMEDOUT);
   Put(buf_ + 64, abi::Timespec{0, -1});
   EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128, 5, buf_ + 64, 0, 0}))), EINVAL);
-  EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128 | 5, 1, 0, 0, 0}))), ENOSYS);  // WAKE_OP
+  // WAKE_OP with uaddr2 = NULL faults; an unknown op (7) is ENOSYS.
+  EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128 | 5, 1, 0, 0, 0}))), EFAULT);
+  EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128 | 5, 1, 0, buf_ + 4, 7u << 28}))), ENOSYS);
+  EXPECT_EQ(Err(SysFutex(*t_, A(202, {buf_, 128 | 11, 1, 0, 0, 0}))), ENOSYS);  // WAIT_REQUEUE_PI
 }
 
 TEST_F(HandlersTest, Signals) {
