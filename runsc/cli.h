@@ -15,6 +15,7 @@ struct RunOptions {
   std::string cwd;        // empty: the caller's cwd if it exists in the rootfs, else "/"
   std::vector<std::string> env_overrides;  // --env K=V
   bool clear_env = false;
+  int max_tasks = 4096;    // --max-tasks: live guest threads at most
   std::vector<std::string> argv;  // PROGRAM ARGS...
 };
 

@@ -26,7 +26,9 @@ constexpr char kUsage[] =
     "  --debug-log FILE   append sentry debug messages (e.g. unimplemented syscalls) to FILE\n"
     "  --cwd DIR          guest working directory (default: the caller's, if it exists)\n"
     "  --env K=V          set a guest environment variable (repeatable)\n"
-    "  --clear-env        start from an empty environment instead of the caller's\n";
+    "  --clear-env        start from an empty environment instead of the caller's\n"
+    "  --max-tasks N      at most N guest threads alive at once (default 4096); more\n"
+    "                     clone/fork calls fail with EAGAIN\n";
 
 }  // namespace
 

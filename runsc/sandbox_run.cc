@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runsc/boot.pb.h"
@@ -175,6 +176,12 @@ bool ParseRunArgs(const std::vector<std::string>& args, RunOptions* out, std::st
         *error = absl::StrCat("--cwd ", v, ": must be an absolute path");
       }
       out->cwd = v;
+    } else if (value("--max-tasks", &v)) {
+      int n = 0;
+      if (error->empty() && (!absl::SimpleAtoi(v, &n) || n < 1 || n > 1 << 22)) {
+        *error = absl::StrCat("--max-tasks ", v, ": expected a number from 1 to 4194304");
+      }
+      out->max_tasks = n;
     } else if (value("--env", &v)) {
       if (error->empty() && (v.find('=') == std::string::npos || v[0] == '=')) {
         *error = absl::StrCat("--env ", v, ": expected KEY=VALUE");
@@ -226,6 +233,7 @@ int SandboxRun(const RunOptions& opts) {
   spec.set_cwd(cwd);
   spec.set_cwd_explicit(!opts.cwd.empty());
   spec.set_strace(opts.strace);
+  spec.set_max_tasks(opts.max_tasks);
   spec.set_uid(getuid());
   spec.set_gid(getgid());
   spec.set_gofer_fd(sp[0]);

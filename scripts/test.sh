@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 (cd build && ctest --output-on-failure -j2 --timeout 600 -LE bench)
-(cd build && ctest -L bench -V | grep -E "^[0-9]+: (getppid|/bin/true)") || true  # informational: prints ratios
+(cd build && ctest -L bench -V | grep -E "^[0-9]+: (getppid|/bin/true|fork\+exec|futex)") || true  # informational: prints ratios
 if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   BUILD_DIR=build-asan scripts/build.sh -DSANITIZE=ON
   # Unit tests run with LeakSanitizer. The sandboxed runs do not: LSan's stop-the-world

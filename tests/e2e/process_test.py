@@ -127,6 +127,22 @@ def main():
     h.check_result("sh -c 'kill -9 $$' exits 137",
                    h.sandbox(["/bin/sh", "-c", "kill -9 $$"]), 137, b"")
 
+    # --max-tasks: the guest sees EAGAIN from fork beyond the limit (dash then reports
+    # "Cannot fork" and exits 2); two background jobs fit under 3 tasks.
+    res = h.sandbox(["/bin/sh", "-c", "sleep 1 & sleep 1 & sleep 1 & wait; echo end"],
+                    options=["--max-tasks", "3"])
+    h.check("--max-tasks 3: the third child cannot be forked",
+            res.returncode == 2 and b"Cannot fork" in res.stderr,
+            "exit %r stdout %s stderr %s" % (res.returncode, show(res.stdout), show(res.stderr)))
+    res = h.sandbox(["/bin/sh", "-c", "sleep 0.1 & sleep 0.1 & wait; echo end"],
+                    options=["--max-tasks", "3"])
+    h.check("--max-tasks 3: two children fit",
+            res.returncode == 0 and res.stdout == b"end\n",
+            "exit %r stdout %s stderr %s" % (res.returncode, show(res.stdout), show(res.stderr)))
+    h.check_result("--max-tasks 0 is refused with a clear message",
+                   h.sandbox(["/bin/true"], options=["--max-tasks", "0"]), 2, b"",
+                   stderr_contains=b"--max-tasks 0: expected a number")
+
     w = Watched([args.sandbox, "run", "--", args.stress, "forks", "10000"], env, timeout=900)
     h.check_result("10,000 fork+wait in a loop", w, 0, b"ok forks\n")
     check_no_leak(h, "10,000 forks", w)
