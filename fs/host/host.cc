@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "fs/blocking.h"
 #include "sentry/abi/file.h"
 
 namespace sbx::fs::host {
@@ -31,6 +32,7 @@ class HostFile : public FileDescription {
   ~HostFile() override { ::close(fd_); }
 
   Result<size_t> Read(std::span<std::byte> dst) override {
+    TRY(WaitReady(POLLIN));
     return Retry([&] { return ::read(fd_, dst.data(), dst.size()); });
   }
   Result<size_t> PRead(std::span<std::byte> dst, int64_t off) override {
@@ -38,6 +40,7 @@ class HostFile : public FileDescription {
     return Retry([&] { return ::pread(fd_, dst.data(), dst.size(), off); });
   }
   Result<size_t> Write(std::span<const std::byte> src) override {
+    TRY(WaitReady(POLLOUT));
     return Retry([&] { return ::write(fd_, src.data(), src.size()); });
   }
   Result<size_t> PWrite(std::span<const std::byte> src, int64_t off) override {
@@ -73,6 +76,23 @@ class HostFile : public FileDescription {
     return a;
   }
   Result<size_t> GetDents64(std::span<std::byte>) override { return Errno::kENOTDIR; }
+
+  // Blocking reads and writes wait for the host FD in slices so a signal (or the task being
+  // killed) ends the wait with ERESTARTSYS: the host FD is shared with processes outside the
+  // sandbox, so it cannot be switched to O_NONBLOCK. A guest O_NONBLOCK gets EAGAIN instead
+  // of waiting. Another reader of the same host FD may still take the data between the poll
+  // and the read; the read then blocks until more arrives (as a plain blocking read would).
+  Result<void> WaitReady(short events) {
+    const bool nonblock = (flags() & abi::kO_NONBLOCK) != 0;
+    for (;;) {
+      struct pollfd p = {fd_, events, 0};
+      int r = ::poll(&p, 1, nonblock ? 0 : kWaitSliceMs);
+      if (r > 0 || (r < 0 && errno != EINTR)) return Ok();  // ready, or let the call report
+      if (nonblock) return Errno::kEAGAIN;
+      if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
+    }
+  }
+  static constexpr int kWaitSliceMs = 10;
 
   // The host's own poll with a zero timeout: host FDs have no wait queue, so pollers call
   // this again every slice.

@@ -13,6 +13,7 @@ Usage: process_test.py --sandbox PATH --stress PATH --workdir DIR
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -126,6 +127,23 @@ def main():
 
     h.check_result("sh -c 'kill -9 $$' exits 137",
                    h.sandbox(["/bin/sh", "-c", "kill -9 $$"]), 137, b"")
+
+    # A guest blocked reading a host pipe (the sandbox's stdin, kept open and empty) must
+    # still be killable, and init's exit must end it: neither run may hang.
+    for name, script in (("kill of a task blocked on host stdin", "kill $!; wait; echo done"),
+                         ("init exit ends a task blocked on host stdin", "echo done")):
+        p = subprocess.Popen([args.sandbox, "run", "--", "/bin/sh", "-c",
+                              "exec 3<&0; cat <&3 & sleep 0.2; " + script],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        try:
+            out, err = p.communicate(timeout=30)
+            h.check(name, p.returncode == 0 and out == b"done\n",
+                    "exit %r stdout %s stderr %s" % (p.returncode, show(out), show(err)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            h.check(name, False, "the sandbox hung for 30 s with stdin open")
 
     # --max-tasks: the guest sees EAGAIN from fork beyond the limit (dash then reports
     # "Cannot fork" and exits 2); two background jobs fit under 3 tasks.
