@@ -130,6 +130,7 @@ struct WaitResult {
   int code = 0;             // CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_CONTINUED
   int status = 0;           // exit code or signal number (waitid si_status)
   int status_word = 0;      // wait4 status
+  int64_t user_ns = 0, sys_ns = 0;  // the child's CPU time including its reaped children
 };
 
 // A process (Linux thread group / `struct signal_struct` + shared parts of task_struct).
@@ -168,8 +169,11 @@ class ThreadGroup {
   // Interrupts every live task of the group (exit, stop, a signal to pick up).
   void KickAll();
 
-  // ITIMER_REAL/VIRTUAL/PROF and alarm(2) of this process (sentry/kernel/itimer.h).
+  // ITIMER_REAL/VIRTUAL/PROF and alarm(2) of this process (sentry/kernel/itimer.h); also
+  // its CPU clocks.
   ITimers& itimers() { return *itimers_; }
+  // CPU time of reaped children and their reaped descendants (RUSAGE_CHILDREN, times).
+  void ChildCpuTimes(int64_t* user_ns, int64_t* sys_ns) const;
 
   std::atomic<int> dumpable{1};              // PR_SET_DUMPABLE (per mm in Linux)
   std::atomic<bool> child_subreaper{false};  // PR_SET_CHILD_SUBREAPER
@@ -207,6 +211,7 @@ class ThreadGroup {
   bool cont_report_ = false;   // an unreported continue for wait(WCONTINUED)
   int32_t exec_tid_ = 0;       // a thread running execve's de_thread, else 0
   uint32_t exit_uid_ = 0;      // real uid of the leader (si_uid of SIGCHLD / waitid)
+  int64_t child_user_ns_ = 0, child_sys_ns_ = 0;  // reaped children (wait)
 };
 
 class Task;

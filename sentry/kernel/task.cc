@@ -239,6 +239,7 @@ void Task::Run(platform::Context& ctx) {
     const int64_t t0 = HostClockNs(CLOCK_MONOTONIC);
     auto r = ctx.Switch(mm_->address_space(), regs_);
     const int64_t t1 = HostClockNs(CLOCK_MONOTONIC);
+    const int64_t c1 = HostClockNs(CLOCK_THREAD_CPUTIME_ID);
     if (!r.ok()) {
       kernel_.DebugLog(absl::StrCat("task ", tid(), ": platform failure: ",
                                     std::string(ErrnoName(r.error()))));
@@ -258,10 +259,11 @@ void Task::Run(platform::Context& ctx) {
       case platform::SwitchReason::kInterrupted:
         break;
     }
-    // CPU accounting (ITIMER_VIRTUAL/PROF, times): guest time is the wall time spent in the
-    // Switch; time handling the exit (syscalls, faults) counts as system time. Blocking
-    // syscalls are included: the sentry cannot tell sleeping from working here.
-    tg_->itimers().ChargeCpu(t1 - t0, HostClockNs(CLOCK_MONOTONIC) - t1);
+    // CPU accounting (ITIMER_VIRTUAL/PROF, times, rusage): user time is the wall time spent
+    // in the Switch (the guest runs in the stub, whose CPU time the sentry cannot read);
+    // system time is the CPU time this sentry thread spent handling the exit, so a syscall
+    // that sleeps costs only what it computed, as on Linux.
+    tg_->itimers().ChargeCpu(t1 - t0, HostClockNs(CLOCK_THREAD_CPUTIME_ID) - c1);
   }
   absl::MutexLock l(&ctx_mu_);
   ctx_ = nullptr;

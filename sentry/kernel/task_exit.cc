@@ -229,6 +229,10 @@ bool Kernel::NotifyParentOfExitLocked(ThreadGroup* tg) {
     info.set_pid(tg->tgid_);
     info.set_uid(tg->exit_uid_);
     info.set_status(status);
+    const ITimers::CpuTimes ct = tg->itimers_->cpu_times();
+    constexpr int64_t kNsPerTick = 10'000'000;  // USER_HZ = 100
+    info.set_utime((ct.user_ns + tg->child_user_ns_) / kNsPerTick);
+    info.set_stime((ct.sys_ns + tg->child_sys_ns_) / kNsPerTick);
     auto pit = groups_.find(p->tgid_);
     if (pit != groups_.end()) DeferSignalLocked(pit->second, info);
   }
@@ -253,8 +257,18 @@ void Kernel::NotifyParentStopLocked(ThreadGroup* tg, int why) {
   if (pit != groups_.end()) DeferSignalLocked(pit->second, info);
 }
 
+void ThreadGroup::ChildCpuTimes(int64_t* user_ns, int64_t* sys_ns) const {
+  absl::MutexLock l(&kernel_.mu_);
+  *user_ns = child_user_ns_;
+  *sys_ns = child_sys_ns_;
+}
+
 void Kernel::ReapLocked(ThreadGroup* tg) {
   if (ThreadGroup* p = tg->parent_) {
+    // The parent inherits the child's CPU time and that of the child's own reaped children.
+    ITimers::CpuTimes ct = tg->itimers_->cpu_times();
+    p->child_user_ns_ += ct.user_ns + tg->child_user_ns_;
+    p->child_sys_ns_ += ct.sys_ns + tg->child_sys_ns_;
     auto& c = p->children_;
     c.erase(std::remove_if(c.begin(), c.end(), [&](const auto& g) { return g.get() == tg; }),
             c.end());
@@ -282,6 +296,9 @@ Result<WaitResult> Task::Wait(const WaitSpec& spec) {
       WaitResult r;
       r.pid = c->tgid_;
       r.uid = c->exit_uid_;
+      const ITimers::CpuTimes ct = c->itimers_->cpu_times();
+      r.user_ns = ct.user_ns + c->child_user_ns_;
+      r.sys_ns = ct.sys_ns + c->child_sys_ns_;
       if (c->zombie_ && (opts & kWExited)) {
         r.status_word = c->exit_status_word();
         DecodeStatus(r.status_word, &r.code, &r.status);

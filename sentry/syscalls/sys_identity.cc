@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sentry/abi/misc.h"
+#include "sentry/kernel/itimer.h"
 #include "sentry/syscalls/handlers.h"
 #include "sentry/usermem/usermem.h"
 
@@ -202,13 +203,21 @@ SyscallResult SysGetrusage(Task& t, const SyscallArgs& a) {
   abi::Rusage ru{};
   switch (who) {
     case abi::kRusageSelf:
-    case abi::kRusageThread:
-      // Approximation (see the table note): the CPU time of the sentry thread running the
-      // task; the guest's own user time is spent in the stub and is not visible here.
-      ru.ru_utime = NsToTimeval(kernel::HostClockNs(CLOCK_THREAD_CPUTIME_ID));
+    case abi::kRusageThread: {
+      // The process's charged CPU time (Task::Run: user = time in guest code, sys = sentry
+      // CPU handling its syscalls and faults); RUSAGE_THREAD reports the process's too.
+      kernel::ITimers::CpuTimes c = t.thread_group().itimers().cpu_times();
+      ru.ru_utime = NsToTimeval(c.user_ns);
+      ru.ru_stime = NsToTimeval(c.sys_ns);
       break;
-    case abi::kRusageChildren:
-      break;  // no children until the processes issue
+    }
+    case abi::kRusageChildren: {
+      int64_t u, s;
+      t.thread_group().ChildCpuTimes(&u, &s);
+      ru.ru_utime = NsToTimeval(u);
+      ru.ru_stime = NsToTimeval(s);
+      break;
+    }
     default:
       return Errno::kEINVAL;
   }

@@ -29,13 +29,21 @@ struct CloneArgs3 {
 };
 constexpr size_t kCloneArgsSizeVer0 = 64;
 
-// The rusage of a reaped child: the sentry does not account CPU time per process yet, so
-// every field is zero (documented in the table).
+// struct rusage: only the CPU times are filled (the memory/IO counters are not tracked).
 struct Rusage {
   int64_t utime_sec, utime_usec, stime_sec, stime_usec;
   int64_t rest[14];
 };
 static_assert(sizeof(Rusage) == 144);
+
+Rusage RusageOf(const kernel::WaitResult& r) {
+  Rusage ru{};
+  ru.utime_sec = r.user_ns / 1'000'000'000;
+  ru.utime_usec = r.user_ns % 1'000'000'000 / 1000;
+  ru.stime_sec = r.sys_ns / 1'000'000'000;
+  ru.stime_usec = r.sys_ns % 1'000'000'000 / 1000;
+  return ru;
+}
 
 constexpr int kWNoHang = 1, kWUntraced = 2, kWExited = 4, kWContinued = 8,
               kWNoWait = 0x01000000;
@@ -175,7 +183,9 @@ SyscallResult SysWait4(Task& t, const SyscallArgs& a) {
     if (!a.Addr(1).IsNull()) {
       TRY(usermem::CopyOut(t.mem(), UserPtr<int32_t>(a.Addr(1)), int32_t{r.status_word}));
     }
-    if (!a.Addr(3).IsNull()) TRY(usermem::CopyOut(t.mem(), UserPtr<Rusage>(a.Addr(3)), Rusage{}));
+    if (!a.Addr(3).IsNull()) {
+      TRY(usermem::CopyOut(t.mem(), UserPtr<Rusage>(a.Addr(3)), RusageOf(r)));
+    }
   }
   return static_cast<uint64_t>(r.pid);
 }
@@ -229,7 +239,7 @@ SyscallResult SysWaitid(Task& t, const SyscallArgs& a) {
     TRY(usermem::CopyOut(t.mem(), UserPtr<arch::Siginfo>(a.Addr(2)), info));
   }
   if (!a.Addr(4).IsNull() && r.pid != 0) {
-    TRY(usermem::CopyOut(t.mem(), UserPtr<Rusage>(a.Addr(4)), Rusage{}));
+    TRY(usermem::CopyOut(t.mem(), UserPtr<Rusage>(a.Addr(4)), RusageOf(r)));
   }
   return 0;
 }

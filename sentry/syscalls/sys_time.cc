@@ -309,12 +309,9 @@ SyscallResult SysAlarm(Task& t, const SyscallArgs& a) {
 SyscallResult SysTimes(Task& t, const SyscallArgs& a) {
   if (!a.Addr(0).IsNull()) {
     kernel::ITimers::CpuTimes c = t.thread_group().itimers().cpu_times();
-    if (c.user_ns == 0 && c.sys_ns == 0) {
-      // Nothing charged by the run loop: the sentry thread's CPU time, as getrusage reports.
-      c.user_ns = kernel::HostClockNs(CLOCK_THREAD_CPUTIME_ID);
-    }
-    // Children's times are not collected at wait(2) yet.
-    Tms tms{c.user_ns / kNsPerTick, c.sys_ns / kNsPerTick, 0, 0};
+    int64_t cu, cs;
+    t.thread_group().ChildCpuTimes(&cu, &cs);
+    Tms tms{c.user_ns / kNsPerTick, c.sys_ns / kNsPerTick, cu / kNsPerTick, cs / kNsPerTick};
     TRY(usermem::CopyOut(t.mem(), UserPtr<Tms>(a.Addr(0)), tms));
   }
   // Ticks since an arbitrary point: the guest's monotonic clock (jiffies since boot).
