@@ -119,9 +119,10 @@ struct CloneArgs {
 
 // What wait4/waitid want (Linux `struct wait_opts`).
 struct WaitSpec {
-  enum class Which { kAll, kPid, kPgid };
+  enum class Which { kAll, kPid, kPgid, kGroup };
   Which which = Which::kAll;
   int32_t id = 0;           // tgid or pgid
+  const ThreadGroup* group = nullptr;  // kGroup (waitid P_PIDFD): that very process
   int options = 0;          // WNOHANG | WUNTRACED/WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __W*
 };
 struct WaitResult {
@@ -159,6 +160,9 @@ class ThreadGroup {
   void BeginGroupExit(int status_word);
   bool exiting() const;
   int exit_status_word() const;
+  // Every thread has exited (zombie or reaped) / the process has been reaped.
+  bool Exited() const;
+  bool Reaped() const;
 
   // kill(2)-style delivery to the process: queued on the shared pending set and one thread that
   // does not block it is woken. SIGKILL (and any fatal unhandled signal) ends the group at
@@ -190,6 +194,7 @@ class ThreadGroup {
   // Group-shared pending signals (kill(2)). Lock order: ThreadGroup::sig_mu_ -> Task::sig_mu_.
   mutable absl::Mutex sig_mu_;
   SignalQueue shared_pending_ ABSL_GUARDED_BY(sig_mu_);
+  uint64_t cont_gen_ ABSL_GUARDED_BY(sig_mu_) = 0;  // SIGCONTs sent so far
   mutable absl::Mutex mu_;
   std::shared_ptr<SignalHandlers> sighand_ ABSL_GUARDED_BY(mu_);
   RLimit rlimits_[kNumRLimits] ABSL_GUARDED_BY(mu_);
@@ -203,6 +208,7 @@ class ThreadGroup {
   int32_t pgid_ = 0, sid_ = 0;
   int exit_signal_ = 17;       // SIGCHLD unless clone() asked for another (0: none)
   bool zombie_ = false;        // every task exited; waiting to be reaped
+  bool reaped_ = false;        // removed from the namespace by wait or auto-reap
   bool did_exec_ = false;      // setpgid(child) after the child's execve: EACCES
   int leader_exit_code_ = 0;   // exit(2) code of the last thread (status if no group exit)
   bool stopped_ = false;       // group stop in effect
@@ -352,6 +358,7 @@ class Task : public fs::Interruptible {
   // The restart code of the syscall that just returned (0: none); consumed by delivery.
   int restart_errno_ = 0;
   std::function<SyscallResult(Task&)> restart_block_;
+  uint64_t stop_dequeued_gen_ = 0;  // ThreadGroup::cont_gen_ when a stop signal was dequeued
   bool has_saved_mask_ = false;
   uint64_t saved_mask_ = 0;
   uint64_t fault_trapno_ = 0, fault_err_ = 0, fault_cr2_ = 0;  // for the next frame

@@ -22,7 +22,7 @@ class PidFD : public fs::FileDescription {
 
   // pidfd_poll(): readable once the whole thread group has exited.
   uint32_t Readiness(uint32_t mask) override {
-    bool exited = tg_->exiting() && tg_->kernel().FindTask(tg_->tgid()) == nullptr;
+    bool exited = tg_->Exited();
     return exited ? (POLLIN | POLLRDNORM) & (mask | POLLIN | POLLRDNORM) : 0;
   }
 

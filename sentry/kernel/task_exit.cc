@@ -62,12 +62,16 @@ void Task::ExitRobustList() {
       if (key.ok()) (void)kernel_.futexes().Wake(*key, 1, ~0u);
       return;
     }
-    if ((*word & kFutexTidMask) != static_cast<uint32_t>(tid())) return;
-    uint32_t nv = (*word & kFutexWaiters) | kFutexOwnerDied;
-    if (!usermem::CopyOut(mem(), usermem::UserPtr<uint32_t>(usermem::UserAddr(uaddr)), nv).ok()) {
-      return;
-    }
-    if (*word & kFutexWaiters) {
+    // Atomically, so a waiter setting FUTEX_WAITERS meanwhile is not overwritten.
+    bool ours = false;
+    auto seen = mm_->AtomicUpdate32(usermem::UserAddr(uaddr),
+                                    [&](uint32_t w) -> std::optional<uint32_t> {
+                                      ours = (w & kFutexTidMask) == static_cast<uint32_t>(tid());
+                                      if (!ours) return std::nullopt;
+                                      return (w & kFutexWaiters) | kFutexOwnerDied;
+                                    });
+    if (!seen.ok() || !ours) return;
+    if (*seen & kFutexWaiters) {
       auto key = FutexKeyFor(uaddr, /*priv=*/false);
       if (key.ok()) (void)kernel_.futexes().Wake(*key, 1, ~0u);
     }
@@ -90,6 +94,9 @@ void Task::ReleaseVforkParent() {
     vfork_done_->done = true;
   }
   vfork_done_.reset();
+  // Under the lock the parent sleeps with, so the wake-up cannot fall between its check and
+  // its wait (ReleaseVforkParent is never called with Kernel::mu_ held).
+  absl::MutexLock l(&kernel_.mu_);
   kernel_.tree_cv_.SignalAll();
 }
 
@@ -191,14 +198,12 @@ void Kernel::ReparentChildrenLocked(ThreadGroup* tg) {
       }
     }
     if (reaper == nullptr) {
-      if (c->zombie_) groups_.erase(c->tgid_);
+      if (c->zombie_) ReapLocked(c.get());
       continue;
     }
     reaper->children_.push_back(c);
-    if (c->zombie_) {
-      c->exit_signal_ = SIGCHLD;
-      NotifyParentOfExitLocked(c.get());
-    }
+    c->exit_signal_ = SIGCHLD;  // reparent_leader(): the new parent gets a plain SIGCHLD
+    if (c->zombie_) NotifyParentOfExitLocked(c.get());
   }
 }
 
@@ -274,7 +279,19 @@ void Kernel::ReapLocked(ThreadGroup* tg) {
             c.end());
   }
   tg->parent_ = nullptr;
-  groups_.erase(tg->tgid_);
+  tg->reaped_ = true;
+  auto it = groups_.find(tg->tgid_);
+  if (it != groups_.end() && it->second.get() == tg) groups_.erase(it);
+}
+
+bool ThreadGroup::Exited() const {
+  absl::MutexLock l(&kernel_.mu_);
+  return zombie_ || reaped_;
+}
+
+bool ThreadGroup::Reaped() const {
+  absl::MutexLock l(&kernel_.mu_);
+  return reaped_;
 }
 
 Result<WaitResult> Task::Wait(const WaitSpec& spec) {
@@ -288,10 +305,13 @@ Result<WaitResult> Task::Wait(const WaitSpec& spec) {
     for (auto& c : children) {
       if (spec.which == WaitSpec::Which::kPid && c->tgid_ != spec.id) continue;
       if (spec.which == WaitSpec::Which::kPgid && c->pgid_ != spec.id) continue;
+      if (spec.which == WaitSpec::Which::kGroup && c.get() != spec.group) continue;
       // eligible_child(): "clone" children (exit signal other than SIGCHLD) only with
       // __WCLONE, the others only without it, all with __WALL.
       const bool is_clone = c->exit_signal_ != SIGCHLD;
       if (!(opts & kWAll) && is_clone != ((opts & kWClone) != 0)) continue;
+      // A zombie only counts for WEXITED (waitid without it gets ECHILD, not a wait).
+      if (c->zombie_ && !(opts & kWExited)) continue;
       any = true;
       WaitResult r;
       r.pid = c->tgid_;
@@ -333,6 +353,11 @@ void Task::DoGroupStop(int sig) {
   {
     absl::MutexLock l(&kernel_.mu_);
     if (tg_->zombie_ || tg_->exiting()) return;
+    {
+      // A SIGCONT sent after the stop signal was dequeued cancels it.
+      absl::MutexLock g(&tg_->sig_mu_);
+      if (tg_->cont_gen_ != stop_dequeued_gen_) return;
+    }
     tg_->stopped_ = true;
     tg_->stop_signal_ = sig;
     tg_->stop_report_ = true;

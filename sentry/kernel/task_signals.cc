@@ -160,10 +160,20 @@ bool Task::DequeueSignal(uint64_t set, arch::Siginfo* out) {
   absl::MutexLock g(&tg_->sig_mu_);
   absl::MutexLock l(&sig_mu_);
   int sig = NextSignal(pending_.mask & set);
-  if (sig != 0) return Take(pending_, sig, out);
-  sig = NextSignal(tg_->shared_pending_.mask & set);
-  if (sig != 0) return Take(tg_->shared_pending_, sig, out);
-  return false;
+  bool got = false;
+  if (sig != 0) {
+    got = Take(pending_, sig, out);
+  } else {
+    sig = NextSignal(tg_->shared_pending_.mask & set);
+    if (sig != 0) got = Take(tg_->shared_pending_, sig, out);
+  }
+  // JOBCTL_STOP_DEQUEUED: remember which SIGCONT generation this stop signal belongs to, so
+  // a SIGCONT sent before the stop takes effect cancels it (DoGroupStop).
+  if (got && sig >= 1 && sig <= 31 && (Bit(sig) & (Bit(SIGSTOP) | Bit(SIGTSTP) | Bit(SIGTTIN) |
+                                                   Bit(SIGTTOU)))) {
+    stop_dequeued_gen_ = tg_->cont_gen_;
+  }
+  return got;
 }
 
 namespace {
@@ -223,6 +233,7 @@ Result<void> ThreadGroup::SendGroupSignal(const arch::Siginfo& info, bool prepar
     if (sig == SIGCONT) {
       {
         absl::MutexLock g(&sig_mu_);
+        ++cont_gen_;
         Discard(shared_pending_, kStopMask);
         for (auto& t : tasks) {
           absl::MutexLock tl(&t->sig_mu_);

@@ -219,8 +219,8 @@ SyscallResult SysWaitid(Task& t, const SyscallArgs& a) {
       auto f = TRY(t.fd_table().GetFile(static_cast<int>(id)));
       auto tg = kernel::PidFDThreadGroup(*f);
       if (!tg) return Errno::kEBADF;
-      spec.which = kernel::WaitSpec::Which::kPid;
-      spec.id = tg->tgid();
+      spec.which = kernel::WaitSpec::Which::kGroup;
+      spec.group = tg.get();
       break;
     }
     default:
@@ -266,8 +266,10 @@ Result<std::shared_ptr<kernel::ThreadGroup>> LookupProcess(Task& t, int64_t pid)
   if (pid < 0) return Errno::kESRCH;
   if (pid == 0) return t.thread_group_ptr();
   auto tg = t.kernel().FindThreadGroup(static_cast<int32_t>(pid));
-  if (!tg) return Errno::kESRCH;
-  return tg;
+  if (tg) return tg;
+  // A thread ID names its process (find_task_by_vpid + task's group).
+  if (auto task = t.kernel().FindTask(static_cast<int32_t>(pid))) return task->thread_group_ptr();
+  return Errno::kESRCH;
 }
 }  // namespace
 
@@ -287,10 +289,10 @@ SyscallResult SysPidfdOpen(Task& t, const SyscallArgs& a) {
   constexpr uint64_t kPidfdNonblock = 04000;  // O_NONBLOCK
   if (flags & ~kPidfdNonblock) return Errno::kEINVAL;
   if (pid <= 0) return Errno::kEINVAL;
-  auto task = t.kernel().FindTask(static_cast<int32_t>(pid));
-  // Only thread-group leaders (Linux < 6.9 without PIDFD_THREAD); a zombie has no task.
-  if (!task || task->tgid() != pid) return Errno::kESRCH;
-  auto fd = TRY(t.fd_table().Add(kernel::NewPidFD(task->thread_group_ptr()), /*cloexec=*/true));
+  // Processes only (no PIDFD_THREAD); an exited child stays openable until it is reaped.
+  auto tg = t.kernel().FindThreadGroup(static_cast<int32_t>(pid));
+  if (!tg) return Errno::kESRCH;
+  auto fd = TRY(t.fd_table().Add(kernel::NewPidFD(std::move(tg)), /*cloexec=*/true));
   return static_cast<uint64_t>(fd);
 }
 
@@ -315,7 +317,7 @@ SyscallResult SysPidfdSendSignal(Task& t, const SyscallArgs& a) {
     info.set_pid(t.tgid());
     info.set_uid(t.creds().ruid);
   }
-  if (tg->exiting() && !t.kernel().FindTask(tg->tgid())) return Errno::kESRCH;
+  if (tg->Reaped()) return Errno::kESRCH;  // a zombie still takes (and drops) signals
   if (sig == 0) return 0;
   TRY(tg->SendGroupSignal(info));
   return 0;

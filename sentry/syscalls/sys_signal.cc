@@ -169,7 +169,12 @@ SyscallResult SysKill(Task& t, const SyscallArgs& a) {
   if (pid == INT_MIN) return Errno::kESRCH;
   if (pid > 0) {
     auto tg = t.kernel().FindThreadGroup(static_cast<int32_t>(pid));
-    if (!tg) return Errno::kESRCH;
+    if (!tg) {
+      // A thread ID names its process too (kill_proc_info: find_vpid of any task).
+      auto task = t.kernel().FindTask(static_cast<int32_t>(pid));
+      if (!task) return Errno::kESRCH;
+      tg = task->thread_group_ptr();
+    }
     TRY(SendToProcess(t, *tg, info));
     return 0;
   }

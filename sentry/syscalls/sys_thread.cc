@@ -2,10 +2,10 @@
 // exit_group, futex, prctl (arch/x86/kernel/process_64.c, kernel/exit.c, kernel/futex/,
 // kernel/sys.c).
 //
-// futex keys: private futexes are keyed by (address space, address), shared ones by address
-// alone until fork brings shared memory between processes (see FutexManager). A wait that is
-// interrupted returns ERESTARTSYS when it had no timeout and EINTR when it had one (Linux uses
-// a restart block there; restart_syscall does not exist in the sentry yet).
+// futex keys: Task::FutexKeyFor ((mm, address) for private futexes and private mappings,
+// memory-file offset for shared mappings). An interrupted wait returns ERESTARTSYS without a
+// timeout and ERESTART_RESTARTBLOCK with one (resumed by restart_syscall until the same
+// absolute deadline when no handler ran; EINTR otherwise), like Linux.
 #include <cstring>
 #include <optional>
 
@@ -140,8 +140,21 @@ SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
       auto key = TRY(FutexKey(t, uaddr, priv));
       Result<void> r = fm.Wait(key, val, bitset, load, deadline, &t);
       if (r.ok()) return 0;
-      if (r.error() == Errno::kEINTR) return deadline ? Errno::kEINTR : Errno::kERESTARTSYS;
-      return r.error();
+      if (r.error() != Errno::kEINTR) return r.error();
+      if (!deadline) return Errno::kERESTARTSYS;
+      // futex_wait_restart(): a timed wait interrupted by a signal whose handler does not
+      // run (e.g. a stop and continue) resumes until the same absolute deadline.
+      const auto d = *deadline;
+      t.SetRestartBlock([key, val, bitset, uaddr, d](Task& t2) -> SyscallResult {
+        auto load2 = [&t2, uaddr]() -> Result<uint32_t> {
+          return usermem::CopyIn(t2.mem(), UserPtr<uint32_t>(uaddr));
+        };
+        Result<void> r2 = t2.kernel().futexes().Wait(key, val, bitset, load2, d, &t2);
+        if (r2.ok()) return 0;
+        if (r2.error() == Errno::kEINTR) return Errno::kERESTART_RESTARTBLOCK;
+        return r2.error();
+      });
+      return Errno::kERESTART_RESTARTBLOCK;
     }
     case abi::kFutexWake:
     case abi::kFutexWakeBitset: {
@@ -193,19 +206,29 @@ SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
       auto key = TRY(FutexKey(t, uaddr, priv));
       const uint32_t me = static_cast<uint32_t>(t.tid());
       for (;;) {
-        bool got = false, mine = false;
+        bool got = false, mine = false, changed = false;
         const bool others = fm.WaitersForTesting(key) > 0;
+        // Whether the current owner still exists is decided before the atomic update: the
+        // update runs under the address space's lock, which must not nest the tasklist lock.
+        const uint32_t before = TRY(usermem::CopyIn(t.mem(), UserPtr<uint32_t>(uaddr)));
+        const uint32_t owner0 = before & kFutexTidMask;
+        const bool owner_gone =
+            owner0 != 0 && owner0 != me && !t.kernel().FindTask(static_cast<int32_t>(owner0));
         uint32_t seen = TRY(t.mm().AtomicUpdate32(
             usermem::UserAddr{uaddr}, [&](uint32_t w) -> std::optional<uint32_t> {
-              got = mine = false;
+              got = mine = changed = false;
               uint32_t owner = w & kFutexTidMask;
               if (owner == me) {
                 mine = true;
                 return std::nullopt;
               }
+              if (owner != 0 && owner != owner0) {
+                changed = true;  // another owner meanwhile: look it up again
+                return std::nullopt;
+              }
               // Free, or held by a thread that no longer exists (its robust list did not
               // run): take it, keeping OWNER_DIED so userspace can recover state.
-              if (owner == 0 || !t.kernel().FindTask(static_cast<int32_t>(owner))) {
+              if (owner == 0 || owner_gone) {
                 got = true;
                 return me | (others ? kFutexWaitersBit : 0) |
                        (owner != 0 ? kFutexOwnerDiedBit : (w & kFutexOwnerDiedBit));
@@ -213,6 +236,7 @@ SyscallResult SysFutex(Task& t, const SyscallArgs& a) {
               if (cmd == 8) return std::nullopt;
               return w | kFutexWaitersBit;
             }));
+        if (changed) continue;
         if (mine) return Errno::kEDEADLK;
         if (got) return 0;
         if (cmd == 8) return Errno::kEAGAIN;
