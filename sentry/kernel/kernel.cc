@@ -109,6 +109,13 @@ std::vector<std::shared_ptr<ThreadGroup>> Kernel::AllThreadGroups() const {
   return out;
 }
 
+std::vector<std::shared_ptr<Task>> Kernel::AllTasks() const {
+  absl::MutexLock l(&mu_);
+  std::vector<std::shared_ptr<Task>> out;
+  for (const auto& [tid, t] : tasks_) out.push_back(t);
+  return out;
+}
+
 int Kernel::LiveTaskCount() const {
   absl::MutexLock l(&mu_);
   return static_cast<int>(tasks_.size());

@@ -261,6 +261,7 @@ class Task : public fs::Interruptible {
   uint64_t altstack_sp = 0, altstack_size = 0;
   int32_t altstack_flags = 2;
   std::atomic<int> pdeathsig{0};  // PR_SET_PDEATHSIG
+  std::atomic<int> nice{0};       // setpriority(2), -20..19; recorded, not used to schedule
   bool no_new_privs = false;      // PR_SET_NO_NEW_PRIVS (sticky)
 
   // exit(2): this thread ends after the current syscall (status is the low 8 bits).
@@ -424,6 +425,7 @@ class Kernel {
   std::vector<std::shared_ptr<ThreadGroup>> ThreadGroupsInPgrp(int32_t pgid) const;
   std::vector<std::shared_ptr<ThreadGroup>> AllThreadGroups() const;
   int LiveTaskCount() const;
+  std::vector<std::shared_ptr<Task>> AllTasks() const;
 
   // setpgid/setsid on behalf of `caller` (kernel/sys.c rules).
   Result<void> SetPgid(Task& caller, int32_t pid, int32_t pgid);

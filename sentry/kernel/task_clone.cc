@@ -130,6 +130,7 @@ Result<int32_t> Task::Clone(const CloneArgs& a) {
   c.signal_mask_.store(signal_mask());
   c.comm = comm;
   c.no_new_privs = no_new_privs;
+  c.nice.store(nice.load());
   // sigaltstack is inherited, except by threads that share the address space without vfork.
   if ((f & (kCloneVm | kCloneVfork)) != kCloneVm) {
     c.altstack_sp = altstack_sp;
