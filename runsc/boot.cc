@@ -147,6 +147,7 @@ int BootMain(const std::vector<std::string>& args) {
   kopts.dispatch = &syscalls::Dispatch;
   kopts.strace = spec.strace();
   if (spec.max_tasks() > 0) kopts.max_tasks = spec.max_tasks();
+  kopts.honor_setid = spec.uid() == 0;
   kopts.strace_fd = 2;
   kopts.debug_log_fd = spec.debug_log_fd();
   kopts.identity.nodename = spec.hostname().empty() ? "sandbox" : spec.hostname();

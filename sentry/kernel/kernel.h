@@ -262,7 +262,10 @@ class Task : public fs::Interruptible {
   int32_t altstack_flags = 2;
   std::atomic<int> pdeathsig{0};  // PR_SET_PDEATHSIG
   std::atomic<int> nice{0};       // setpriority(2), -20..19; recorded, not used to schedule
+  // CPU time charged to this thread by its run loop (CLOCK_THREAD_CPUTIME_ID).
+  int64_t cpu_time_ns() const { return cpu_ns_.load(std::memory_order_relaxed); }
   bool no_new_privs = false;      // PR_SET_NO_NEW_PRIVS (sticky)
+  bool keep_caps = false;         // PR_SET_KEEPCAPS (cleared by execve)
 
   // exit(2): this thread ends after the current syscall (status is the low 8 bits).
   void RequestExit(int status);
@@ -351,6 +354,7 @@ class Task : public fs::Interruptible {
   arch::Registers regs_{};
   std::atomic<uint64_t> signal_mask_{0};
   std::atomic<uint64_t> real_blocked_{0};
+  std::atomic<int64_t> cpu_ns_{0};
   // ctx_ is set and cleared under ctx_mu_ so Kick() from another thread never uses a dead one.
   mutable absl::Mutex ctx_mu_;
   platform::Context* ctx_ = nullptr;
@@ -385,6 +389,9 @@ class Kernel {
     int strace_fd = 2;     // host fd for --strace output
     int debug_log_fd = -1; // host fd for the debug log (-1: none)
     int max_tasks = 4096;  // live guest threads at most (clone: EAGAIN beyond)
+    // execve applies set-user/group-ID bits (only when the sandbox runs as root: otherwise a
+    // setuid-root binary must not make the guest root).
+    bool honor_setid = true;
   };
   explicit Kernel(Options opts);
   ~Kernel();

@@ -263,7 +263,9 @@ void Task::Run(platform::Context& ctx) {
     // in the Switch (the guest runs in the stub, whose CPU time the sentry cannot read);
     // system time is the CPU time this sentry thread spent handling the exit, so a syscall
     // that sleeps costs only what it computed, as on Linux.
-    tg_->itimers().ChargeCpu(t1 - t0, HostClockNs(CLOCK_THREAD_CPUTIME_ID) - c1);
+    const int64_t sys = HostClockNs(CLOCK_THREAD_CPUTIME_ID) - c1;
+    tg_->itimers().ChargeCpu(t1 - t0, sys);
+    cpu_ns_.fetch_add(t1 - t0 + sys, std::memory_order_relaxed);
   }
   absl::MutexLock l(&ctx_mu_);
   ctx_ = nullptr;

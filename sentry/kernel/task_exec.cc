@@ -35,30 +35,36 @@ SyscallResult Task::Execve(const std::string& path, std::shared_ptr<fs::FileDesc
   if (lopts.stack_rlimit > (1ull << 40)) lopts.stack_rlimit = 8ull << 20;
   mm->SetStackLimit(lopts.stack_rlimit);
   fs::Creds fcreds{creds_.fsuid, creds_.fsgid, creds_.groups};
-  bool first = true;
-  auto open = [&](const std::string& p) -> Result<std::shared_ptr<fs::FileDescription>> {
-    // execveat(fd, "", AT_EMPTY_PATH): the first open is the given file; "#!" interpreters
-    // are looked up by path as usual.
-    if (first && file) {
-      first = false;
-      return file;
-    }
-    first = false;
-    return kernel_.vfs().OpenForExec(*fsctx_, fcreds, p);
-  };
+  // The file execve named, opened here so its set-id bits are known before the loader writes
+  // AT_SECURE; "#!" interpreters are opened by the loader through `open`.
+  if (!file) file = TRY(kernel_.vfs().OpenForExec(*fsctx_, fcreds, path));
 
-  // Set-id bits of the loaded ELF (not of a "#!" script, like Linux), unless no_new_privs.
+  // bprm_fill_uid(): set-user/group-ID bits of an ELF (not of a "#!" script) change the
+  // effective ids, unless no_new_privs is set or the sandbox does not run as root.
   Credentials nc = creds_;
-  auto image = TRY(loader::LoadExecutable(*mm, open, args, aux, lopts));
-  if (image.file && !no_new_privs) {
-    auto attr = image.file->Stat();
-    if (attr.ok()) {
+  if (kernel_.options().honor_setid && !no_new_privs) {
+    auto attr = file->Stat();
+    std::byte magic[2] = {};
+    auto n = file->PRead(std::span<std::byte>(magic), 0);
+    bool script = n.ok() && *n == 2 && magic[0] == std::byte{'#'} && magic[1] == std::byte{'!'};
+    if (attr.ok() && !script) {
       if (attr->mode & kSIsuid) nc.euid = attr->uid;
       if ((attr->mode & (kSIsgid | kSIxgrp)) == (kSIsgid | kSIxgrp)) nc.egid = attr->gid;
     }
   }
-  // AT_SECURE is already written by the loader from `aux`; a set-id exec that changes the
-  // effective ids is rare enough inside a sandbox that it is not re-laid out here.
+  aux.euid = nc.euid;
+  aux.egid = nc.egid;
+  aux.secure = nc.euid != creds_.ruid || nc.egid != creds_.rgid;
+
+  bool first = true;
+  auto open = [&](const std::string& p) -> Result<std::shared_ptr<fs::FileDescription>> {
+    if (first) {
+      first = false;
+      return file;
+    }
+    return kernel_.vfs().OpenForExec(*fsctx_, fcreds, p);
+  };
+  auto image = TRY(loader::LoadExecutable(*mm, open, args, aux, lopts));
 
   // --- de_thread(): become the only thread of the process ---
   {
@@ -140,6 +146,7 @@ SyscallResult Task::Execve(const std::string& path, std::shared_ptr<fs::FileDesc
   std::string base = path.substr(path.rfind('/') + 1);
   comm = base.substr(0, 15);
   restart_block_ = nullptr;
+  keep_caps = false;
 
   regs_ = arch::Registers{};
   regs_.rip = image.entry.value();

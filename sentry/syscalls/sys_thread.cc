@@ -273,7 +273,8 @@ namespace {
 constexpr int kPrSetPdeathsig = 1, kPrGetPdeathsig = 2, kPrGetDumpable = 3,
               kPrSetDumpable = 4, kPrSetName = 15, kPrGetName = 16, kPrGetSeccomp = 21,
               kPrCapbsetRead = 23, kPrSetChildSubreaper = 36, kPrGetChildSubreaper = 37,
-              kPrSetNoNewPrivs = 38, kPrGetNoNewPrivs = 39;
+              kPrSetNoNewPrivs = 38, kPrGetNoNewPrivs = 39, kPrGetKeepcaps = 7,
+              kPrSetKeepcaps = 8;
 constexpr int kCapLastCap = 40;  // CAP_CHECKPOINT_RESTORE
 constexpr size_t kTaskCommLen = 16;
 }  // namespace
@@ -334,6 +335,14 @@ SyscallResult SysPrctl(Task& t, const SyscallArgs& a) {
     case kPrGetNoNewPrivs:
       if (arg2 != 0 || arg3 != 0 || arg4 != 0 || arg5 != 0) return Errno::kEINVAL;
       return t.no_new_privs ? 1 : 0;
+    case kPrGetKeepcaps:
+      return t.keep_caps ? 1 : 0;
+    case kPrSetKeepcaps:
+      // Capabilities are modelled as "euid 0 has all", so keeping them across a setuid away
+      // from 0 has no further effect; the flag is kept for PR_GET_KEEPCAPS.
+      if (arg2 > 1) return Errno::kEINVAL;
+      t.keep_caps = arg2 == 1;
+      return 0;
     default:
       return Errno::kEINVAL;
   }

@@ -2,11 +2,9 @@
 // getitimer, setitimer, alarm, times (kernel/time/posix-timers.c, posix-cpu-timers.c,
 // hrtimer.c, itimer.c, kernel/sys.c). Also the guest clock helpers of clocks.h.
 //
-// CPU-time clocks are approximations: the guest's instructions run in a stub process the
-// sentry cannot time here, so PROCESS/THREAD CPU clocks report the sentry's own CPU time
-// (the sentry thread running the task, or the whole sentry). times(2) reports the CPU time
-// the run loop charged to the process (ITimers::ChargeCpu) and falls back to that
-// approximation while nothing was charged. Sleeps wait on a fs::Waiter, so a signal sender
+// CPU-time clocks read what the run loop charges (Task::Run): user = wall time in guest code
+// (the stub's own CPU time is not readable here), sys = the sentry thread's CPU time handling
+// the task. CLOCK_PROCESS_CPUTIME_ID, times(2) and getrusage(2) agree. Sleeps wait on a fs::Waiter, so a signal sender
 // that kicks the task wakes them at once (otherwise they re-check every fs::kInterruptSlice).
 // An interrupted relative sleep writes the time left and returns ERESTART_RESTARTBLOCK
 // with a restart block that sleeps until the original deadline (hrtimer_nanosleep_restart);
@@ -79,29 +77,43 @@ int64_t ToNs(const Timespec& ts) {
   return ts.tv_sec * abi::kNsecPerSec + ts.tv_nsec;
 }
 
-// Decodes a dynamic (negative) CPU clock id of the caller: MAKE_PROCESS_CPUCLOCK(pid, which)
-// or MAKE_THREAD_CPUCLOCK(tid, which). Returns the equivalent static clock id.
-Result<int> DecodeCpuClock(kernel::Task& t, int clock) {
-  if (clock >= 0) return clock;
+// CPU time of a process: what its threads' run loops charged (user = time in guest code,
+// sys = sentry CPU handling it), the same figures as times(2) and getrusage(2).
+int64_t ProcessCpuNs(kernel::ThreadGroup& tg) {
+  kernel::ITimers::CpuTimes c = tg.itimers().cpu_times();
+  return c.user_ns + c.sys_ns;
+}
+
+// Reads a CPU clock: static CLOCK_PROCESS/THREAD_CPUTIME_ID of the caller, or a dynamic
+// (negative) id MAKE_PROCESS_CPUCLOCK(pid, which) / MAKE_THREAD_CPUCLOCK(tid, which) of any
+// process or thread of the sandbox (PROF, VIRT and SCHED all read the same total here).
+Result<int64_t> CpuClockNs(kernel::Task& t, int clock) {
+  if (clock == abi::kClockProcessCputimeId) return ProcessCpuNs(t.thread_group());
+  if (clock == abi::kClockThreadCputimeId) return t.cpu_time_ns();
   int which = clock & 3;
   if (which == 3) return Errno::kEINVAL;  // CLOCKFD: posix clock devices are not supported
   int32_t pid = ~(clock >> 3);
   bool thread = (clock & 4) != 0;
   if (thread) {
-    if (pid != 0 && pid != t.tid()) return Errno::kEINVAL;
-    return abi::kClockThreadCputimeId;
+    if (pid == 0) return t.cpu_time_ns();
+    auto task = t.kernel().FindTask(pid);
+    if (!task || task->tgid() != t.tgid()) return Errno::kEINVAL;  // same process only
+    return task->cpu_time_ns();
   }
-  if (pid != 0 && pid != t.tgid()) return Errno::kEINVAL;
-  return abi::kClockProcessCputimeId;
+  if (pid == 0) return ProcessCpuNs(t.thread_group());
+  auto tg = t.kernel().FindThreadGroup(pid);
+  if (!tg) return Errno::kEINVAL;
+  return ProcessCpuNs(*tg);
 }
 
 }  // namespace
 
 Result<int64_t> GuestClockNs(kernel::Task& t, int clock) {
-  int c = TRY(DecodeCpuClock(t, clock));
-  if (c == abi::kClockProcessCputimeId || c == abi::kClockThreadCputimeId) {
-    return kernel::HostClockNs(c);
+  if (clock < 0 || clock == abi::kClockProcessCputimeId ||
+      clock == abi::kClockThreadCputimeId) {
+    return CpuClockNs(t, clock);
   }
+  const int c = clock;
   if (IsRealtimeLike(c)) return kernel::HostClockNs(HostClockFor(c));
   if (IsMonotonicLike(c)) {
     int hc = HostClockFor(c);
@@ -138,10 +150,12 @@ SyscallResult SysClockGettime(Task& t, const SyscallArgs& a) {
 }
 
 SyscallResult SysClockGetres(Task& t, const SyscallArgs& a) {
-  int c = TRY(DecodeCpuClock(t, static_cast<int>(a.Int(0))));
-  TRY(GuestClockNs(t, c));  // validates the id
+  const int c = static_cast<int>(a.Int(0));
+  TRY(GuestClockNs(t, c));  // validates the id (and that a dynamic clock's target exists)
   struct timespec res;
-  if (clock_getres(HostClockFor(c), &res) != 0) res = {0, 1};
+  // CPU clocks (static or dynamic) have nanosecond resolution, like Linux's.
+  const bool cpu = c < 0 || c == abi::kClockProcessCputimeId || c == abi::kClockThreadCputimeId;
+  if (cpu || clock_getres(HostClockFor(c), &res) != 0) res = {0, 1};
   if (!a.Addr(1).IsNull()) {
     TRY(usermem::CopyOut(t.mem(), UserPtr<Timespec>(a.Addr(1)),
                          Timespec{res.tv_sec, res.tv_nsec}));
