@@ -355,6 +355,9 @@ class Task : public fs::Interruptible {
   std::atomic<uint64_t> signal_mask_{0};
   std::atomic<uint64_t> real_blocked_{0};
   std::atomic<int64_t> cpu_ns_{0};
+  // Run-loop counters, written to the debug log at exit (where the platform time goes).
+  uint64_t n_switches_ = 0, n_syscalls_ = 0, n_faults_ = 0;
+  int64_t switch_ns_ = 0;
   // ctx_ is set and cleared under ctx_mu_ so Kick() from another thread never uses a dead one.
   mutable absl::Mutex ctx_mu_;
   platform::Context* ctx_ = nullptr;

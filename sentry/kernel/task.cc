@@ -246,11 +246,15 @@ void Task::Run(platform::Context& ctx) {
       DieOfSignal(SIGKILL, false);
       break;
     }
+    ++n_switches_;
+    switch_ns_ += t1 - t0;
     switch (r->reason) {
       case platform::SwitchReason::kSyscall:
+        ++n_syscalls_;
         HandleSyscall();
         break;
       case platform::SwitchReason::kFault:
+        ++n_faults_;
         HandleFault(*r);
         break;
       case platform::SwitchReason::kSignal:

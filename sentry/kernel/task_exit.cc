@@ -101,6 +101,11 @@ void Task::ReleaseVforkParent() {
 }
 
 void Task::ExitNotify() {
+  if (kernel_.options().debug_log_fd >= 0) {
+    kernel_.DebugLog(absl::StrFormat(
+        "task %d (%s) exits: %d switches (%d syscalls, %d faults), %.3f ms in Switch", tid(),
+        comm, n_switches_, n_syscalls_, n_faults_, switch_ns_ / 1e6));
+  }
   if (mm_) {
     ExitRobustList();
     // mm_release(): CLONE_CHILD_CLEARTID writes 0 and wakes one waiter (pthread_join).
