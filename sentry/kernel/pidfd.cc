@@ -9,8 +9,9 @@ namespace {
 
 class PidFD : public fs::FileDescription {
  public:
-  explicit PidFD(std::shared_ptr<ThreadGroup> tg)
-      : FileDescription(nullptr, 2 /*O_RDWR*/), tg_(std::move(tg)) {}
+  PidFD(std::shared_ptr<ThreadGroup> tg, bool nonblock)
+      : FileDescription(nullptr, 2 /*O_RDWR*/ | (nonblock ? 04000 /*O_NONBLOCK*/ : 0)),
+        tg_(std::move(tg)) {}
 
   Result<fs::Attr> Stat() override {
     fs::Attr a;
@@ -34,8 +35,8 @@ class PidFD : public fs::FileDescription {
 
 }  // namespace
 
-std::shared_ptr<fs::FileDescription> NewPidFD(std::shared_ptr<ThreadGroup> tg) {
-  return std::make_shared<PidFD>(std::move(tg));
+std::shared_ptr<fs::FileDescription> NewPidFD(std::shared_ptr<ThreadGroup> tg, bool nonblock) {
+  return std::make_shared<PidFD>(std::move(tg), nonblock);
 }
 
 std::shared_ptr<ThreadGroup> PidFDThreadGroup(fs::FileDescription& f) {

@@ -11,7 +11,10 @@ namespace sbx::kernel {
 
 class ThreadGroup;
 
-std::shared_ptr<fs::FileDescription> NewPidFD(std::shared_ptr<ThreadGroup> tg);
+// `nonblock`: PIDFD_NONBLOCK (O_NONBLOCK): waitid(P_PIDFD) on it returns EAGAIN instead of
+// waiting.
+std::shared_ptr<fs::FileDescription> NewPidFD(std::shared_ptr<ThreadGroup> tg,
+                                              bool nonblock = false);
 // The process behind a pidfd, or null if `f` is not a pidfd (EBADF for the caller).
 std::shared_ptr<ThreadGroup> PidFDThreadGroup(fs::FileDescription& f);
 

@@ -108,6 +108,9 @@ SBX_DECLARE_SYSCALL(Getpriority); SBX_DECLARE_SYSCALL(Setpriority);
 
 #undef SBX_DECLARE_SYSCALL
 
+// kill(2)'s permission check (sys_signal.cc), shared with pidfd_send_signal.
+bool MaySignal(const Task& t, kernel::ThreadGroup& target, int sig);
+
 // The dispatcher installed into the kernel (table.cc).
 SyscallResult Dispatch(Task& t, const SyscallArgs& a);
 

@@ -201,6 +201,7 @@ SyscallResult SysWaitid(Task& t, const SyscallArgs& a) {
   if (!(options & (kWExited | 2 | kWContinued))) return Errno::kEINVAL;
   kernel::WaitSpec spec;
   spec.options = options;
+  bool pidfd_nonblock = false;
   switch (which) {
     case kPAll:
       break;
@@ -221,12 +222,18 @@ SyscallResult SysWaitid(Task& t, const SyscallArgs& a) {
       if (!tg) return Errno::kEBADF;
       spec.which = kernel::WaitSpec::Which::kGroup;
       spec.group = tg.get();
+      if (f->flags() & abi::kO_NONBLOCK) {
+        // A PIDFD_NONBLOCK pidfd: EAGAIN rather than waiting for a live child.
+        spec.options |= kWNoHang;
+        pidfd_nonblock = true;
+      }
       break;
     }
     default:
       return Errno::kEINVAL;
   }
   kernel::WaitResult r = TRY(t.Wait(spec));
+  if (r.pid == 0 && pidfd_nonblock && !(options & kWNoHang)) return Errno::kEAGAIN;
   if (!a.Addr(2).IsNull()) {
     arch::Siginfo info;  // all zero when WNOHANG found nothing
     if (r.pid != 0) {
@@ -292,7 +299,8 @@ SyscallResult SysPidfdOpen(Task& t, const SyscallArgs& a) {
   // Processes only (no PIDFD_THREAD); an exited child stays openable until it is reaped.
   auto tg = t.kernel().FindThreadGroup(static_cast<int32_t>(pid));
   if (!tg) return Errno::kESRCH;
-  auto fd = TRY(t.fd_table().Add(kernel::NewPidFD(std::move(tg)), /*cloexec=*/true));
+  auto fd = TRY(t.fd_table().Add(kernel::NewPidFD(std::move(tg), flags & kPidfdNonblock),
+                                 /*cloexec=*/true));
   return static_cast<uint64_t>(fd);
 }
 
@@ -318,6 +326,7 @@ SyscallResult SysPidfdSendSignal(Task& t, const SyscallArgs& a) {
     info.set_uid(t.creds().ruid);
   }
   if (tg->Reaped()) return Errno::kESRCH;  // a zombie still takes (and drops) signals
+  if (!MaySignal(t, *tg, sig)) return Errno::kEPERM;
   if (sig == 0) return 0;
   TRY(tg->SendGroupSignal(info));
   return 0;

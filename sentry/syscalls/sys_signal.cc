@@ -49,19 +49,7 @@ arch::Siginfo UserInfo(const Task& t, int sig, int32_t code) {
   return info;
 }
 
-// kill_ok_by_cred() + the SIGCONT same-session exception (check_kill_permission).
-bool MaySignal(const Task& t, kernel::ThreadGroup& target, int sig) {
-  if (&target == &t.thread_group()) return true;
-  const auto& c = t.creds();
-  if (c.euid == 0) return true;  // CAP_KILL
-  auto leader = t.kernel().FindTask(target.tgid());
-  if (!leader) return true;  // a zombie: nothing left to protect
-  const auto& tc = leader->creds();
-  if (c.euid == tc.suid || c.euid == tc.ruid || c.ruid == tc.suid || c.ruid == tc.ruid) {
-    return true;
-  }
-  return sig == abi::kSigCont && target.sid() == t.thread_group().sid();
-}
+
 
 // group_send_sig_info(): permission, then (unless sig is 0) the group signal.
 Result<void> SendToProcess(Task& t, kernel::ThreadGroup& target, const arch::Siginfo& info) {
@@ -86,6 +74,20 @@ void WaitForSignal(Task& t) {
 }
 
 }  // namespace
+
+// kill_ok_by_cred() + the SIGCONT same-session exception (check_kill_permission).
+bool MaySignal(const Task& t, kernel::ThreadGroup& target, int sig) {
+  if (&target == &t.thread_group()) return true;
+  const auto& c = t.creds();
+  if (c.euid == 0) return true;  // CAP_KILL
+  auto leader = t.kernel().FindTask(target.tgid());
+  if (!leader) return true;  // a zombie: nothing left to protect
+  const auto& tc = leader->creds();
+  if (c.euid == tc.suid || c.euid == tc.ruid || c.ruid == tc.suid || c.ruid == tc.ruid) {
+    return true;
+  }
+  return sig == abi::kSigCont && target.sid() == t.thread_group().sid();
+}
 
 SyscallResult SysRtSigaction(Task& t, const SyscallArgs& a) {
   if (a.ULong(3) != abi::kSigsetSize) return Errno::kEINVAL;

@@ -242,6 +242,34 @@ TEST(WaitidTest, Pidfd) {
       waitid(static_cast<idtype_t>(P_PIDFD), not_a_pidfd.r(), &info, WEXITED), EBADF));
 }
 
+TEST(WaitidTest, NonblockingPidfdAndZombie) {
+  Pipe go, exited;
+  pid_t pid = ForkAndRun([&] {
+    go.Await();
+    _exit(4);
+  });
+  // PIDFD_NONBLOCK (O_NONBLOCK): waitid on a live child is EAGAIN instead of waiting.
+  int pidfd = PidfdOpen(pid, O_NONBLOCK);
+  ASSERT_GE(pidfd, 0) << strerror(errno);
+  EXPECT_TRUE(fcntl(pidfd, F_GETFL) & O_NONBLOCK);
+  siginfo_t info = {};
+  EXPECT_TRUE(FailsWith(waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED), EAGAIN));
+  go.Notify();
+  struct pollfd pfd = {pidfd, POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 10000), 1);
+  // The child is a zombie now: a new pidfd can still be opened until it is reaped.
+  int again = PidfdOpen(pid);
+  EXPECT_GE(again, 0) << strerror(errno);
+  EXPECT_EQ(syscall(SYS_pidfd_send_signal, again, 0, nullptr, 0), 0) << "a zombie exists";
+  ASSERT_EQ(waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &info, WEXITED), 0);
+  EXPECT_EQ(info.si_pid, pid);
+  EXPECT_EQ(info.si_status, 4);
+  EXPECT_TRUE(FailsWith(syscall(SYS_pidfd_send_signal, again, 0, nullptr, 0), ESRCH))
+      << "reaped";
+  close(again);
+  close(pidfd);
+}
+
 TEST(WaitTest, StoppedAndContinued) {
   Pipe never;
   pid_t pid = ForkAndRun([&] { never.Await(); });
