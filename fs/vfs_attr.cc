@@ -222,6 +222,7 @@ Result<void> FlockTable::Lock(const std::shared_ptr<FileDescription>& owner, boo
     }
     if (nonblock) return Errno::kEAGAIN;
     if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;
+    ScopedBlocked blocked;
     cv_.WaitWithTimeout(&mu_, absl::Milliseconds(10));
   }
 }

@@ -63,7 +63,12 @@ uint32_t Waiter::Wait(absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   const absl::Time deadline = absl::Now() + timeout;
   while (events_ == 0 && !kicked_) {
-    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+    bool timed_out;
+    {
+      ScopedBlocked blocked;
+      timed_out = cv_.WaitWithDeadline(&mu_, deadline);
+    }
+    if (timed_out) break;
   }
   kicked_ = false;
   return std::exchange(events_, 0u);

@@ -86,7 +86,11 @@ class HostFile : public FileDescription {
     const bool nonblock = (flags() & abi::kO_NONBLOCK) != 0;
     for (;;) {
       struct pollfd p = {fd_, events, 0};
-      int r = ::poll(&p, 1, nonblock ? 0 : kWaitSliceMs);
+      int r;
+      {
+        ScopedBlocked blocked;
+        r = ::poll(&p, 1, nonblock ? 0 : kWaitSliceMs);
+      }
       if (r > 0 || (r < 0 && errno != EINTR)) return Ok();  // ready, or let the call report
       if (nonblock) return Errno::kEAGAIN;
       if (CurrentlyInterrupted()) return Errno::kERESTARTSYS;

@@ -1,6 +1,7 @@
 // FutexManager: see futex.h. Mirrors kernel/futex/waitwake.c and requeue.c for the
 // non-PI operations.
 #include "sentry/kernel/futex.h"
+#include "fs/blocking.h"
 
 #include <time.h>
 
@@ -51,6 +52,7 @@ Result<void> FutexManager::Wait(Key key, uint32_t expected, uint32_t bitset, con
       }
       slice = std::min(slice, left);
     }
+    fs::ScopedBlocked blocked;
     w.cv.WaitWithTimeout(&mu_, absl::Nanoseconds(slice));
   }
   return Ok();

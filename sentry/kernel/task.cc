@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/itimer.h"
+#include "fs/blocking.h"
 #include "fs/waiter.h"
 
 namespace sbx::kernel {
@@ -239,7 +240,7 @@ void Task::Run(platform::Context& ctx) {
     const int64_t t0 = HostClockNs(CLOCK_MONOTONIC);
     auto r = ctx.Switch(mm_->address_space(), regs_);
     const int64_t t1 = HostClockNs(CLOCK_MONOTONIC);
-    const int64_t c1 = HostClockNs(CLOCK_THREAD_CPUTIME_ID);
+    (void)fs::TakeBlockedNs();
     if (!r.ok()) {
       kernel_.DebugLog(absl::StrCat("task ", tid(), ": platform failure: ",
                                     std::string(ErrnoName(r.error()))));
@@ -265,9 +266,10 @@ void Task::Run(platform::Context& ctx) {
     }
     // CPU accounting (ITIMER_VIRTUAL/PROF, times, rusage): user time is the wall time spent
     // in the Switch (the guest runs in the stub, whose CPU time the sentry cannot read);
-    // system time is the CPU time this sentry thread spent handling the exit, so a syscall
-    // that sleeps costs only what it computed, as on Linux.
-    const int64_t sys = HostClockNs(CLOCK_THREAD_CPUTIME_ID) - c1;
+    // system time is the wall time handling the exit minus the time spent asleep in
+    // blocking waits (fs::ScopedBlocked), so a syscall that sleeps costs only what it
+    // computed, as on Linux.
+    const int64_t sys = std::max<int64_t>(0, HostClockNs(CLOCK_MONOTONIC) - t1 - fs::TakeBlockedNs());
     tg_->itimers().ChargeCpu(t1 - t0, sys);
     cpu_ns_.fetch_add(t1 - t0 + sys, std::memory_order_relaxed);
   }

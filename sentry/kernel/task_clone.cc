@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "fs/blocking.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/pidfd.h"
@@ -190,6 +191,7 @@ Result<int32_t> Task::Clone(const CloneArgs& a) {
         if (vfork->done) break;
       }
       if (exit_requested_ || tg_->exiting()) break;
+      fs::ScopedBlocked blocked;
       kernel_.tree_cv_.WaitWithTimeout(&kernel_.mu_, absl::Milliseconds(50));
     }
   }

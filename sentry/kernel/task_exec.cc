@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "absl/strings/str_cat.h"
+#include "fs/blocking.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/loader/loader.h"
@@ -78,6 +79,7 @@ SyscallResult Task::Execve(const std::string& path, std::shared_ptr<fs::FileDesc
       o->Kick();
     }
     while (tg_->tasks_.size() > 1 && !tg_->exiting() && !exit_requested_) {
+      fs::ScopedBlocked blocked;
       kernel_.tree_cv_.WaitWithTimeout(&kernel_.mu_, absl::Milliseconds(50));
     }
     tg_->exec_tid_ = 0;

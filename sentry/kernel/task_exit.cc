@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "absl/strings/str_format.h"
+#include "fs/blocking.h"
 #include "sentry/kernel/itimer.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/usermem/usermem.h"
@@ -350,6 +351,7 @@ Result<WaitResult> Task::Wait(const WaitSpec& spec) {
     if (!any) return Errno::kECHILD;
     if (opts & kWNoHang) return WaitResult{};
     if (Interrupted()) return Errno::kERESTARTSYS;
+    fs::ScopedBlocked blocked;
     kernel_.tree_cv_.WaitWithTimeout(&kernel_.mu_, absl::Milliseconds(50));
   }
 }
@@ -378,6 +380,7 @@ void Task::DoGroupStop(int sig) {
 void Task::ParkWhileStopped() {
   absl::MutexLock l(&kernel_.mu_);
   while (tg_->stop_pending.load() && !exit_requested_ && !tg_->exiting()) {
+    fs::ScopedBlocked blocked;
     kernel_.tree_cv_.WaitWithTimeout(&kernel_.mu_, absl::Milliseconds(100));
   }
 }
