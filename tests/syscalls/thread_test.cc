@@ -104,7 +104,15 @@ TEST(ThreadTest, ChildClearTidIsZeroedAndWoken) {
         << "futex wait on the clear-tid word: " << strerror(errno);
   }
   EXPECT_EQ(ctid, 0);
-  EXPECT_TRUE(FailsWith(syscall(SYS_tgkill, getpid(), tid, 0), ESRCH)) << "thread is gone";
+  // The clear-tid write and wake happen in mm_release, before the thread is unhashed, so a
+  // tgkill right after the wake may still find it: wait (bounded) until it is gone.
+  long r = 0;
+  for (int i = 0; i < 2000; ++i) {
+    r = syscall(SYS_tgkill, getpid(), tid, 0);
+    if (r != 0) break;
+    usleep(1000);
+  }
+  EXPECT_TRUE(FailsWith(r, ESRCH)) << "thread is gone";
 }
 
 void* BlockForever(void* arg) {
